@@ -58,6 +58,8 @@ type Intel struct {
 
 // Run configures `vulnpilot run`.
 type Run struct {
+	// Filter is an optional FQL scope ANDed to every pull (e.g. a host
+	// group); the open-status condition is added by the run itself.
 	Filter         string        `yaml:"filter"`
 	Top            int           `yaml:"top"`
 	FleetMinHosts  int           `yaml:"fleet_min_hosts"`
@@ -98,7 +100,7 @@ func Defaults() Config {
 	return Config{
 		Falcon: Falcon{Cloud: "us-1"},
 		Run: Run{
-			Filter:         "status:['open','reopen']",
+			Filter:         "",
 			Top:            20,
 			FleetMinHosts:  10,
 			AlertsLookback: 30 * 24 * time.Hour,
