@@ -336,3 +336,69 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	})
 }
+
+func TestConcurrentMatch(t *testing.T) {
+	s := testSchema()
+	f := mustCompile(t, benchFilter)
+	hit := rec(t, s, map[string]any{"status": "open", "cve.base_score": 9.0,
+		"host_info.tags": []string{"x", "y", "z", "FalconGroupingTags/bu-finance"}})
+	miss := rec(t, s, map[string]any{"status": "open", "cve.base_score": 9.0, "host_info.tags": []string{"x"}})
+	errs := make(chan string, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 2000 {
+				r, want := hit, true
+				if (i+g)%2 == 1 {
+					r, want = miss, false
+				}
+				if f.Match(r) != want {
+					errs <- "wrong result under concurrency"
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	ok := []struct {
+		in   string
+		want time.Time
+	}{
+		{"now", testNow},
+		{"NOW", testNow},
+		{"now-7d", testNow.AddDate(0, 0, -7)},
+		{"now+1d", testNow.AddDate(0, 0, 1)},
+		{"now-12h", testNow.Add(-12 * time.Hour)},
+		{"now-30m", testNow.Add(-30 * time.Minute)},
+		{"now+45s", testNow.Add(45 * time.Second)},
+		{"now-2w", testNow.AddDate(0, 0, -14)},
+		{"Now-2W", testNow.AddDate(0, 0, -14)},
+		{"now-0d", testNow},
+		{"now-999999999d", time.Unix(testNow.Unix()-999999999*86400, 0).UTC()},
+		{"2024-03-05", time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)},
+		{"2024-03-05T06:07", time.Date(2024, 3, 5, 6, 7, 0, 0, time.UTC)},
+		{"2024-03-05T06:07:08", time.Date(2024, 3, 5, 6, 7, 8, 0, time.UTC)},
+		{"2024-03-05T06:07:08.25", time.Date(2024, 3, 5, 6, 7, 8, 250e6, time.UTC)},
+		{"2024-03-05T06:07:08Z", time.Date(2024, 3, 5, 6, 7, 8, 0, time.UTC)},
+		{"2024-03-05T06:07:08.5-01:00", time.Date(2024, 3, 5, 7, 7, 8, 500e6, time.UTC)},
+	}
+	for _, tt := range ok {
+		got, valid := parseTime(tt.in, testNow)
+		if !valid || !got.Equal(tt.want) {
+			t.Errorf("parseTime(%q) = %v, %v; want %v", tt.in, got, valid, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "now-", "now-7", "now7d", "now--7d", "now-+7d", "now-7dd", "now-7y",
+		"now-1234567890d", "now - 7d", "nowish", "2024-13-01", "2024/01/01", "yesterday", "1700000000"} {
+		if got, valid := parseTime(bad, testNow); valid {
+			t.Errorf("parseTime(%q) = %v, want invalid", bad, got)
+		}
+	}
+}

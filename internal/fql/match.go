@@ -14,7 +14,7 @@ import (
 func foldStep(a, b string) (int, int, bool) {
 	ca, cb := a[0], b[0]
 	if ca < utf8.RuneSelf && cb < utf8.RuneSelf {
-		return 1, 1, ca == cb || lowerASCII(ca) == lowerASCII(cb)
+		return 1, 1, ca == cb || asciiFoldEq(ca, cb)
 	}
 	ra, na := utf8.DecodeRuneInString(a)
 	rb, nb := utf8.DecodeRuneInString(b)
@@ -22,13 +22,6 @@ func foldStep(a, b string) (int, int, bool) {
 		return na, nb, na == 1 && nb == 1 && ca == cb
 	}
 	return na, nb, runeFoldEq(ra, rb)
-}
-
-func lowerASCII(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 func runeFoldEq(a, b rune) bool {
@@ -44,29 +37,52 @@ func runeFoldEq(a, b rune) bool {
 }
 
 func foldEq(a, b string) bool {
-	for a != "" && b != "" {
-		na, nb, ok := foldStep(a, b)
+	if a == b {
+		return true
+	}
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if ca, cb := a[i], b[j]; ca|cb < utf8.RuneSelf {
+			if ca != cb && !asciiFoldEq(ca, cb) {
+				return false
+			}
+			i, j = i+1, j+1
+			continue
+		}
+		na, nb, ok := foldStep(a[i:], b[j:])
 		if !ok {
 			return false
 		}
-		a, b = a[na:], b[nb:]
+		i, j = i+na, j+nb
 	}
-	return a == "" && b == ""
+	return i == len(a) && j == len(b)
+}
+
+// asciiFoldEq compares two different ASCII bytes ignoring letter case.
+func asciiFoldEq(a, b byte) bool {
+	l := a | 0x20
+	return l == b|0x20 && l >= 'a' && l <= 'z'
 }
 
 // foldPrefix reports whether s starts with p, returning the bytes of s used.
 func foldPrefix(s, p string) (int, bool) {
-	i := 0
-	for p != "" {
+	i, j := 0, 0
+	for j < len(p) {
 		if i >= len(s) {
 			return 0, false
 		}
-		ns, np, ok := foldStep(s[i:], p)
+		if cs, cp := s[i], p[j]; cs|cp < utf8.RuneSelf {
+			if cs != cp && !asciiFoldEq(cs, cp) {
+				return 0, false
+			}
+			i, j = i+1, j+1
+			continue
+		}
+		ns, np, ok := foldStep(s[i:], p[j:])
 		if !ok {
 			return 0, false
 		}
-		i += ns
-		p = p[np:]
+		i, j = i+ns, j+np
 	}
 	return i, true
 }

@@ -62,7 +62,10 @@ func (p *parser) found() string {
 	if p.eof() {
 		return "end of filter"
 	}
-	r, _ := utf8.DecodeRuneInString(p.src[p.pos:])
+	r, n := utf8.DecodeRuneInString(p.src[p.pos:])
+	if r == utf8.RuneError && n == 1 {
+		return fmt.Sprintf("invalid UTF-8 byte 0x%02x", p.src[p.pos])
+	}
 	return fmt.Sprintf("%q", r)
 }
 
