@@ -48,7 +48,7 @@ const (
 
 // Evidence is one fact behind an assessment, with where it came from.
 type Evidence struct {
-	Factor string `json:"factor"` // exploitation, criticality, exposure, role, patch, suppression, freshness, ssvc, bod
+	Factor string `json:"factor"` // exploitation, criticality, exposure, role, patch, suppression, freshness, tier, ssvc, bod
 	Source string `json:"source"`
 	Ref    string `json:"ref,omitempty"`
 	Value  string `json:"value,omitempty"`
@@ -115,6 +115,9 @@ type Assessment struct {
 	Deviation string `json:"deviation,omitempty"`
 
 	Suppressed bool `json:"suppressed,omitempty"`
+	// NotScored says why the finding was not scored ("closed", "no finding");
+	// empty when it was. A not-scored assessment has zero numbers and no tier.
+	NotScored string `json:"not_scored,omitempty"`
 }
 
 // Input is everything the engine knows about one finding.
