@@ -14,7 +14,7 @@
 //
 //	filter     = [ or ]
 //	or         = and { "," and }            // "," is OR
-//	and        = term { "+" and }           // "+" is AND and binds tighter
+//	and        = term { "+" term }          // "+" is AND and binds tighter
 //	term       = "(" or ")" | [ "!" ] comparison
 //	comparison = field ":" [ "!" ] [ op ] ( value | "[" value { "," value } "]" )
 //	op         = ">" | ">=" | "<" | "<=" | "~" | "*"
