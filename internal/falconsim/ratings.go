@@ -108,8 +108,8 @@ func CVEFromRecord(r cvedata.Record, kev KEVIndex) CVE {
 		Name:        r.Title,
 		Description: r.Description,
 		IsCISAKEV:   inKEV,
-		CWEs:        slices.Clone(r.CWEs),
-		References:  slices.Clone(r.References),
+		CWEs:        cloneNonEmpty(r.CWEs),
+		References:  cloneNonEmpty(r.References),
 	}
 	if inKEV {
 		c.CISADueDate = entry.DueDate
@@ -174,4 +174,13 @@ func isAdvisory(ref string) bool {
 		return true
 	}
 	return advisoryPath.MatchString(u.Path)
+}
+
+// cloneNonEmpty copies s, giving nil for an empty slice so that a facet
+// survives a JSON round trip (omitempty) unchanged.
+func cloneNonEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }

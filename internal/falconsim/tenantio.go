@@ -148,9 +148,13 @@ func fieldNames(fs []jsonField) string {
 
 // decodeTenant walks the top-level object itself so that every error can name
 // its JSON path with array indices (findings[12].created), which
-// encoding/json does not report.
+// encoding/json does not report. Values are decoded straight from the
+// stream; the recorder keeps the bytes of the value being decoded so that a
+// failure can be explained member by member.
 func decodeTenant(r io.Reader) (*Tenant, error) {
-	dec := json.NewDecoder(r)
+	rec := &recorder{r: r}
+	dec := json.NewDecoder(rec)
+	dec.DisallowUnknownFields()
 	tok, err := dec.Token()
 	if err == io.EOF {
 		return nil, errors.New("empty input: want a JSON object")
@@ -181,16 +185,12 @@ func decodeTenant(r io.Reader) (*Tenant, error) {
 		seen[key] = true
 		fv := tv.Field(fields[i].index)
 		if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct {
-			if err := decodeArray(dec, key, fv); err != nil {
+			if err := decodeArray(dec, rec, key, fv); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, syntaxErr(key, err)
-		}
-		if err := decodeValue(raw, fv.Addr().Interface(), key); err != nil {
+		if err := decodeNext(dec, rec, fv.Addr().Interface(), key); err != nil {
 			return nil, err
 		}
 	}
@@ -203,7 +203,7 @@ func decodeTenant(r io.Reader) (*Tenant, error) {
 	return t, nil
 }
 
-func decodeArray(dec *json.Decoder, key string, fv reflect.Value) error {
+func decodeArray(dec *json.Decoder, rec *recorder, key string, fv reflect.Value) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return syntaxErr(key, err)
@@ -216,15 +216,9 @@ func decodeArray(dec *json.Decoder, key string, fv reflect.Value) error {
 	}
 	elemType := fv.Type().Elem()
 	slice := fv
-	var raw json.RawMessage
 	for i := 0; dec.More(); i++ {
-		path := key + "[" + strconv.Itoa(i) + "]"
-		raw = raw[:0]
-		if err := dec.Decode(&raw); err != nil {
-			return syntaxErr(path, err)
-		}
 		slice = reflect.Append(slice, reflect.Zero(elemType))
-		if err := decodeValue(raw, slice.Index(i).Addr().Interface(), path); err != nil {
+		if err := decodeNext(dec, rec, slice.Index(i).Addr().Interface(), key+"["+strconv.Itoa(i)+"]"); err != nil {
 			return err
 		}
 	}
@@ -233,6 +227,54 @@ func decodeArray(dec *json.Decoder, key string, fv reflect.Value) error {
 	}
 	fv.Set(slice)
 	return nil
+}
+
+// decodeNext decodes the stream's next value into v; on failure it explains
+// the error with the JSON path.
+func decodeNext(dec *json.Decoder, rec *recorder, v any, path string) error {
+	start := dec.InputOffset()
+	rec.trim(start)
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*json.SyntaxError](err); ok || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return syntaxErr(path, err)
+	}
+	raw := rec.bytes(start, dec.InputOffset())
+	raw = bytes.TrimLeft(raw, ",: \t\r\n") // separators before the value
+	return explainDecodeError(raw, reflect.TypeOf(v).Elem(), path, err)
+}
+
+// recorder remembers the bytes a json.Decoder reads, from the start of the
+// value being decoded on, so a value that failed can be re-read.
+type recorder struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // stream offset of buf[0]
+}
+
+func (c *recorder) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.buf = append(c.buf, p[:n]...)
+	return n, err
+}
+
+// trim forgets the bytes before stream offset off.
+func (c *recorder) trim(off int64) {
+	if d := int(off - c.base); d > 0 && d <= len(c.buf) {
+		n := copy(c.buf, c.buf[d:])
+		c.buf = c.buf[:n]
+		c.base = off
+	}
+}
+
+func (c *recorder) bytes(from, to int64) []byte {
+	lo, hi := int(from-c.base), int(to-c.base)
+	if lo < 0 || hi > len(c.buf) || lo > hi {
+		return nil
+	}
+	return c.buf[lo:hi]
 }
 
 // decodeValue decodes raw (a complete JSON value) into v, rejecting unknown
