@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -291,5 +292,23 @@ func BenchmarkEPSSLookup(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e.Lookup("CVE-2024-0001")
+	}
+}
+
+// BenchmarkParseEPSSFull parses a synthetic feed the size of FIRST's daily
+// file (300,000 rows).
+func BenchmarkParseEPSSFull(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("#model_version:v2025.03.14,score_date:2025-06-01T12:55:00Z\ncve,epss,percentile\n")
+	for i := range 300000 {
+		fmt.Fprintf(&buf, "CVE-%d-%d,0.%05d,0.%05d\n", 1999+i%27, 1000+i, i%100000, (i*7)%100000)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseEPSS(data, "bench"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

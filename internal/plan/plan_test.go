@@ -270,3 +270,17 @@ func TestEmptyBuilder(t *testing.T) {
 		t.Fatalf("items %v", items)
 	}
 }
+
+func TestItemsRepeatableAndAddAfter(t *testing.T) {
+	b := NewBuilder(Options{FleetMinHosts: 2})
+	b.Add(member("f1", "a1", "CVE-2024-1", "r1", 10, risk.P3, 5))
+	first := b.Items()
+	if again := b.Items(); !reflect.DeepEqual(first, again) {
+		t.Fatal("Items is not repeatable")
+	}
+	b.Add(member("f2", "a2", "CVE-2024-1", "r1", 20, risk.P2, 5))
+	items := b.Items()
+	if len(items) != 1 || items[0].Kind != KindFleet || len(items[0].Hosts) != 2 || first[0].Kind != KindHost {
+		t.Fatalf("after a second host: %+v (first %+v)", items, first)
+	}
+}
