@@ -111,7 +111,7 @@ const (
 	filterNoIIS   // the OS's other CVEs, on a host that reports IIS apart
 )
 
-type release struct {
+type fixRelease struct {
 	month int   // months since year 0
 	date  int64 // patch date, unix seconds
 	recs  []int32
@@ -124,7 +124,7 @@ type swModel struct {
 	product  string
 	display  string // in remediation titles, e.g. "Google Chrome"
 	kb       bool   // fixed by Microsoft KB updates
-	releases [numPlatforms][]release
+	releases [numPlatforms][]fixRelease
 }
 
 type installed struct {
@@ -153,7 +153,7 @@ type hostPlan struct {
 	first    int64
 }
 
-type candidate struct {
+type genCandidate struct {
 	rec  int32
 	inst uint8
 	rel  int16
@@ -177,7 +177,7 @@ type generator struct {
 	// remIDs caches the one-element id slice shared by all findings of a
 	// remediation (findings never modify it in place).
 	remIDs [][]string
-	cands  []candidate
+	cands  []genCandidate
 	// per-host finding index ranges, for alerts
 	hostFindings [][2]int
 	counters     map[string]int
@@ -240,8 +240,8 @@ func newGenerator(opts GenerateOptions, db *cvedata.DB) (*generator, error) {
 
 // releases groups records into monthly fixes: Microsoft's monthly updates,
 // and for everyone else one fixed version per month.
-func (g *generator) releases(idx []int32, platform int, crossPlatform, kb bool) []release {
-	byMonth := map[int]*release{}
+func (g *generator) releases(idx []int32, platform int, crossPlatform, kb bool) []fixRelease {
+	byMonth := map[int]*fixRelease{}
 	var months []int
 	for _, i := range idx {
 		if crossPlatform && !fitsPlatform(g.recs[i], platform) {
@@ -251,7 +251,7 @@ func (g *generator) releases(idx []int32, platform int, crossPlatform, kb bool) 
 		m := monthIndex(t)
 		r, ok := byMonth[m]
 		if !ok {
-			r = &release{month: m, date: g.pub[i]}
+			r = &fixRelease{month: m, date: g.pub[i]}
 			if kb {
 				r.date = patchTuesday(t.Year(), t.Month()).Unix()
 			}
@@ -264,7 +264,7 @@ func (g *generator) releases(idx []int32, platform int, crossPlatform, kb bool) 
 		r.recs = append(r.recs, i)
 	}
 	slices.Sort(months)
-	out := make([]release, len(months))
+	out := make([]fixRelease, len(months))
 	for j, m := range months {
 		out[j] = *byMonth[m]
 	}
@@ -355,10 +355,10 @@ var softwareDefs = []softwareDef{
 }
 
 // Fleet vocabulary.
-type site struct{ code, name string }
+type genSite struct{ code, name string }
 
-var sites = []site{{"nyc", "NYC-HQ"}, {"lon", "London"}, {"sfo", "San Francisco"}, {"fra", "Frankfurt"}, {"sgp", "Singapore"}}
-var siteWeights = []float64{0.4, 0.2, 0.2, 0.1, 0.1}
+var genSites = []genSite{{"nyc", "NYC-HQ"}, {"lon", "London"}, {"sfo", "San Francisco"}, {"fra", "Frankfurt"}, {"sgp", "Singapore"}}
+var genSiteWeights = []float64{0.4, 0.2, 0.2, 0.1, 0.1}
 
 type businessUnit struct {
 	name, short, ou string
@@ -453,11 +453,11 @@ func (g *generator) between(lo, hi int64) int64 {
 }
 
 const (
-	hour = int64(3600)
-	day  = 24 * hour
+	secHour = int64(3600)
+	secDay  = 24 * secHour
 )
 
-func unixTime(s int64) time.Time { return time.Unix(s, 0).UTC() }
+func genTime(s int64) time.Time { return time.Unix(s, 0).UTC() }
 
 // kindCounts spreads n hosts over the fleet mix (largest remainder), with at
 // least one domain controller from 10 hosts and one of every kind from 20.
@@ -544,7 +544,7 @@ func (g *generator) makeHosts() {
 	g.t.Hosts = make([]Host, len(kinds))
 	g.plans = make([]hostPlan, len(kinds))
 	for i, k := range kinds {
-		g.makeHost(i, k, min(g.now, dataEnd+7*day), force[i])
+		g.makeHost(i, k, min(g.now, dataEnd+7*secDay), force[i])
 	}
 }
 
@@ -558,9 +558,9 @@ func (g *generator) makeHost(i int, kind hostKind, refEnd int64, force uint8) {
 	h := &g.t.Hosts[i]
 	p := &g.plans[i]
 	p.kind = kind
-	p.site = g.pickWeighted(siteWeights)
+	p.site = g.pickWeighted(genSiteWeights)
 	p.bu = g.pickWeighted(buWeights)
-	st := sites[p.site]
+	st := genSites[p.site]
 	bu := businessUnits[p.bu]
 	h.AID = g.hex32()
 	h.Managed = true
@@ -703,28 +703,28 @@ func (g *generator) makeHost(i int, kind hostKind, refEnd int64, force uint8) {
 	}
 
 	// Sightings: a few stale hosts, a few unmanaged (network-scan only) assets.
-	first := g.now - g.between(20*day, 3*365*day)
-	last := g.now - g.between(0, 36*hour)
+	first := g.now - g.between(20*secDay, 3*365*secDay)
+	last := g.now - g.between(0, 36*secHour)
 	if kind != kindDC && (g.chance(0.04) || force&forceStale != 0) {
 		p.stale = true
-		last = g.now - g.between(31*day, 120*day)
+		last = g.now - g.between(31*secDay, 120*secDay)
 	}
-	if first > last-7*day {
-		first = last - g.between(7*day, 60*day)
+	if first > last-7*secDay {
+		first = last - g.between(7*secDay, 60*secDay)
 	}
 	if kind != kindDC && (g.chance(0.03) || force&forceUnmanaged != 0) && force&forceExposed == 0 {
 		h.Managed = false
 		h.Tags, h.Groups, h.OU = nil, nil, ""
 		h.AssetCriticality = "Unassigned"
 	}
-	h.FirstSeen, h.LastSeen = unixTime(first), unixTime(last)
+	h.FirstSeen, h.LastSeen = genTime(first), genTime(last)
 	p.first, p.lastSeen = first, last
 
 	// Installed software and how far behind each one is.
-	ref := monthIndex(unixTime(min(last, refEnd)))
+	ref := monthIndex(genTime(min(last, refEnd)))
 	osLag := g.lag(server, false)
 	if p.stale {
-		osLag += int((g.now - last) / (30 * day))
+		osLag += int((g.now - last) / (30 * secDay))
 	}
 	keys := []string{p.osKey}
 	for _, c := range sw {
@@ -754,7 +754,7 @@ func (g *generator) makeHost(i int, kind hostKind, refEnd int64, force uint8) {
 			auto := key == "chrome" || key == "edge" || key == "firefox" || key == "zoom" || key == "vscode"
 			l := g.lag(server, auto)
 			if p.stale {
-				l += int((g.now - last) / (30 * day))
+				l += int((g.now - last) / (30 * secDay))
 			}
 			in.cutoff = ref - l
 		}
@@ -782,14 +782,14 @@ func roleWeights(rs []serverRole) []float64 {
 
 // candidates appends the CVEs host i misses: every record of a fix released
 // after the product's cutoff and published before the host was last seen.
-func (g *generator) candidates(i int, dst []candidate) []candidate {
+func (g *generator) candidates(i int, dst []genCandidate) []genCandidate {
 	p := &g.plans[i]
 	for j, in := range p.inst {
 		rels := in.sw.releases[in.platform]
-		start, _ := slices.BinarySearchFunc(rels, in.cutoff+1, func(r release, m int) int { return cmp.Compare(r.month, m) })
+		start, _ := slices.BinarySearchFunc(rels, in.cutoff+1, func(r fixRelease, m int) int { return cmp.Compare(r.month, m) })
 		for ri := start; ri < len(rels); ri++ {
 			for _, rec := range rels[ri].recs {
-				if g.pub[rec] > p.lastSeen-day {
+				if g.pub[rec] > p.lastSeen-secDay {
 					continue
 				}
 				switch in.filter {
@@ -802,7 +802,7 @@ func (g *generator) candidates(i int, dst []candidate) []candidate {
 						continue
 					}
 				}
-				dst = append(dst, candidate{rec: rec, inst: uint8(j), rel: int16(ri)})
+				dst = append(dst, genCandidate{rec: rec, inst: uint8(j), rel: int16(ri)})
 			}
 		}
 	}
@@ -811,17 +811,17 @@ func (g *generator) candidates(i int, dst []candidate) []candidate {
 
 // fixedCandidates are CVEs of the six months of fixes up to the cutoff: the
 // host had them and has since patched them (closed findings).
-func (g *generator) fixedCandidates(i int, dst []candidate) []candidate {
+func (g *generator) fixedCandidates(i int, dst []genCandidate) []genCandidate {
 	p := &g.plans[i]
 	for j, in := range p.inst {
 		rels := in.sw.releases[in.platform]
-		end, _ := slices.BinarySearchFunc(rels, in.cutoff+1, func(r release, m int) int { return cmp.Compare(r.month, m) })
+		end, _ := slices.BinarySearchFunc(rels, in.cutoff+1, func(r fixRelease, m int) int { return cmp.Compare(r.month, m) })
 		for ri := end - 1; ri >= 0 && rels[ri].month > in.cutoff-6; ri-- {
 			for _, rec := range rels[ri].recs {
-				if g.pub[rec] < p.first || g.pub[rec] > p.lastSeen-day || in.filter == filterIISOnly && !g.isIIS[rec] || in.filter == filterNoIIS && g.isIIS[rec] {
+				if g.pub[rec] < p.first || g.pub[rec] > p.lastSeen-secDay || in.filter == filterIISOnly && !g.isIIS[rec] || in.filter == filterNoIIS && g.isIIS[rec] {
 					continue
 				}
-				dst = append(dst, candidate{rec: rec, inst: uint8(j), rel: int16(ri)})
+				dst = append(dst, genCandidate{rec: rec, inst: uint8(j), rel: int16(ri)})
 			}
 		}
 	}
@@ -855,7 +855,7 @@ func (g *generator) budgetScale(mean float64) float64 {
 }
 
 func (g *generator) makeFindings() {
-	var scratch []candidate
+	var scratch []genCandidate
 	for i := range g.plans {
 		scratch = g.candidates(i, scratch[:0])
 		g.plans[i].nCand = len(scratch)
@@ -864,14 +864,14 @@ func (g *generator) makeFindings() {
 	scale := g.budgetScale(mean * 0.92) // the rest are closed findings
 	g.t.Findings = make([]Finding, 0, int(mean*float64(len(g.plans))*1.1))
 	g.hostFindings = make([][2]int, len(g.plans))
-	var fixed []candidate
+	var fixed []genCandidate
 	for i := range g.plans {
 		p := &g.plans[i]
 		start := len(g.t.Findings)
 		scratch = g.candidates(i, scratch[:0])
 		budget := int(math.Round(scale * p.factor * mean * 0.92))
 		picked := g.sample(scratch, budget, p)
-		slices.SortFunc(picked, func(a, b candidate) int {
+		slices.SortFunc(picked, func(a, b genCandidate) int {
 			return cmp.Or(cmp.Compare(g.pub[a.rec], g.pub[b.rec]), cmp.Compare(a.rec, b.rec), cmp.Compare(a.inst, b.inst))
 		})
 		for _, c := range picked {
@@ -889,7 +889,7 @@ func (g *generator) makeFindings() {
 // sample picks k candidates uniformly without replacement (partial
 // Fisher-Yates, in place). On a domain controller up to 40% of the picks
 // come from directory-service CVEs first.
-func (g *generator) sample(c []candidate, k int, p *hostPlan) []candidate {
+func (g *generator) sample(c []genCandidate, k int, p *hostPlan) []genCandidate {
 	if k <= 0 || len(c) == 0 {
 		return nil
 	}
@@ -917,15 +917,15 @@ func (g *generator) sample(c []candidate, k int, p *hostPlan) []candidate {
 	return slices.Clone(c[:k])
 }
 
-func (g *generator) addFinding(hi int, c candidate, closed bool) {
+func (g *generator) addFinding(hi int, c genCandidate, closed bool) {
 	p := &g.plans[hi]
 	in := &p.inst[c.inst]
 	h := &g.t.Hosts[hi]
 	rec := c.rec
 	seenEnd := min(p.lastSeen, g.now)
-	created := max(g.pub[rec]+g.between(2*hour, 6*day), p.first+g.between(hour, 2*day))
+	created := max(g.pub[rec]+g.between(2*secHour, 6*secDay), p.first+g.between(secHour, 2*secDay))
 	if created > seenEnd {
-		created = max(seenEnd-g.between(0, 6*hour), g.pub[rec])
+		created = max(seenEnd-g.between(0, 6*secHour), g.pub[rec])
 	}
 	f := Finding{
 		AID:            h.AID,
@@ -935,30 +935,30 @@ func (g *generator) addFinding(hi int, c candidate, closed bool) {
 		ProductVersion: in.version,
 		Status:         "open",
 		Confidence:     "confirmed",
-		Created:        unixTime(created),
+		Created:        genTime(created),
 	}
 	updated := created
 	if closed {
 		rel := in.sw.releases[in.platform][c.rel]
-		cl := max(rel.date, created) + g.between(day, 40*day)
+		cl := max(rel.date, created) + g.between(secDay, 40*secDay)
 		if cl > seenEnd {
 			cl = g.between(created, seenEnd)
 		}
 		f.Status = "closed"
-		ct := unixTime(cl)
+		ct := genTime(cl)
 		f.Closed = &ct
 		updated = cl
-	} else if g.chance(0.02) && seenEnd-created > 4*day {
+	} else if g.chance(0.02) && seenEnd-created > 4*secDay {
 		// Reopened: fixed once, then detected again.
-		cl := g.between(created+day, (created+seenEnd)/2)
-		ct := unixTime(cl)
+		cl := g.between(created+secDay, (created+seenEnd)/2)
+		ct := genTime(cl)
 		f.Status = "reopen"
 		f.Closed = &ct
-		updated = g.between(cl+hour, seenEnd)
+		updated = g.between(cl+secHour, seenEnd)
 	} else if g.chance(0.4) {
 		updated = g.between(created, seenEnd)
 	}
-	f.Updated = unixTime(updated)
+	f.Updated = genTime(updated)
 	if g.facet[rec].RemediationLevel == "O" {
 		f.RemediationIDs = g.remediationFor(in, c)
 	}
@@ -974,14 +974,14 @@ func (g *generator) addFinding(hi int, c candidate, closed bool) {
 // remediationFor returns the (shared) id slice of the fix that closes the
 // candidate: one remediation per product and monthly fix, so every host
 // missing the same update shares it.
-func (g *generator) remediationFor(in *installed, c candidate) []string {
+func (g *generator) remediationFor(in *installed, c genCandidate) []string {
 	rel := in.sw.releases[in.platform][c.rel]
 	m := in.remSW
 	id := digestHex("remediation", m.key, fmt.Sprint(rel.month))
 	if i, ok := g.rems[id]; ok {
 		return g.remIDs[i]
 	}
-	r := Remediation{ID: id, Provider: m.vendor, RecommendationType: "minimum", PatchPublished: unixTime(rel.date)}
+	r := Remediation{ID: id, Provider: m.vendor, RecommendationType: "minimum", PatchPublished: genTime(rel.date)}
 	monthName := monthStart(rel.month).Format("January 2006")
 	if m.kb {
 		kb := kbNumber(m.key, rel.month)
@@ -1306,13 +1306,13 @@ func (g *generator) makeAlerts() {
 			}
 		}
 		tpl := opts[g.rng.IntN(len(opts))]
-		created := g.between(max(p.first, g.now-90*day), min(p.lastSeen, g.now))
+		created := g.between(max(p.first, g.now-90*secDay), min(p.lastSeen, g.now))
 		a := Alert{
-			AID: g.t.Hosts[i].AID, Created: unixTime(created), Severity: tpl.sevLo + g.rng.IntN(tpl.sevHi-tpl.sevLo+1),
+			AID: g.t.Hosts[i].AID, Created: genTime(created), Severity: tpl.sevLo + g.rng.IntN(tpl.sevHi-tpl.sevLo+1),
 			Name: tpl.name, Description: tpl.desc, Tactic: tpl.tactic, Technique: tpl.technique, Filename: tpl.filename, Cmdline: tpl.cmdline,
 			Status: []string{"closed", "closed", "closed", "new", "in_progress"}[g.rng.IntN(5)],
 		}
-		a.Updated = unixTime(g.between(created, min(p.lastSeen, g.now)))
+		a.Updated = genTime(g.between(created, min(p.lastSeen, g.now)))
 		g.addAlert(a)
 	}
 	slices.SortStableFunc(g.t.Alerts, func(a, b Alert) int { return a.Created.Compare(b.Created) })
@@ -1347,11 +1347,11 @@ func (g *generator) tiedAlert(hi, fi int) {
 	case c.ExploitStatus >= ExploitEasilyAccessible:
 		sev = 75 + g.rng.IntN(10)
 	}
-	created := g.between(max(f.Created.Unix(), g.now-30*day, p.first), min(p.lastSeen, g.now))
+	created := g.between(max(f.Created.Unix(), g.now-30*secDay, p.first), min(p.lastSeen, g.now))
 	a := Alert{
 		AID:      f.AID,
-		Created:  unixTime(created),
-		Updated:  unixTime(g.between(created, min(p.lastSeen, g.now))),
+		Created:  genTime(created),
+		Updated:  genTime(g.between(created, min(p.lastSeen, g.now))),
 		Status:   []string{"new", "new", "in_progress"}[g.rng.IntN(3)],
 		Severity: sev,
 		Name:     fmt.Sprintf("Exploitation of %s (%s)", display, f.CVE),
@@ -1436,10 +1436,10 @@ func (g *generator) makeIntel() {
 			v.Actors = append(v.Actors, IntelActor{ID: strings.ToLower(strings.ReplaceAll(name, " ", "-")), Name: name})
 			c.Actors = append(c.Actors, name)
 		}
-		pub := max(g.pub[i], g.now-2*365*day)
+		pub := max(g.pub[i], g.now-2*365*secDay)
 		for range 1 + g.rng.IntN(2) {
 			serial++
-			created := g.between(pub, g.now-day)
+			created := g.between(pub, g.now-secDay)
 			typ := []string{"Alert", "Tipper", "Intelligence Report"}[g.rng.IntN(3)]
 			title := fmt.Sprintf("Exploitation of %s Observed in the Wild", r.ID)
 			if len(v.Actors) > 0 {
@@ -1448,10 +1448,10 @@ func (g *generator) makeIntel() {
 				title = fmt.Sprintf("Proof-of-Concept Exploit Released for %s", r.ID)
 			}
 			v.Reports = append(v.Reports, IntelReport{
-				SerialID: fmt.Sprintf("CSA-%02d%04d", unixTime(created).Year()%100, serial),
+				SerialID: fmt.Sprintf("CSA-%02d%04d", genTime(created).Year()%100, serial),
 				Title:    title,
 				Type:     typ,
-				Created:  unixTime(created),
+				Created:  genTime(created),
 			})
 		}
 		g.t.Intel = append(g.t.Intel, v)

@@ -35,7 +35,7 @@ var (
 	confidences        = []string{"confirmed", "potential"}
 	alertStatuses      = []string{"new", "in_progress", "closed", "reopened"}
 	remediationTypes   = []string{"patch", "upgrade", "workaround"}
-	severities         = []string{"NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+	cveSeverities      = []string{"NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
 	exprtRatings       = []string{ExprtLow, ExprtMedium, ExprtHigh, ExprtCritical}
 	exploitStatuses    = []int{ExploitUnproven, ExploitAvailable, ExploitEasilyAccessible, ExploitActivelyExploited}
 	remediationLevels  = []string{"O", "T", "W", "U"}
@@ -501,13 +501,13 @@ func (e *errWriter) str(s string) {
 	}
 }
 
-// problems collects validation problems up to maxProblems.
-type problems struct {
+// valProblems collects validation problems up to maxProblems.
+type valProblems struct {
 	list    []string
 	omitted int
 }
 
-func (p *problems) add(format string, args ...any) {
+func (p *valProblems) add(format string, args ...any) {
 	if len(p.list) >= maxProblems {
 		p.omitted++
 		return
@@ -515,7 +515,7 @@ func (p *problems) add(format string, args ...any) {
 	p.list = append(p.list, fmt.Sprintf(format, args...))
 }
 
-func (p *problems) oneOf(path, v string, allowed []string, emptyOK bool) {
+func (p *valProblems) oneOf(path, v string, allowed []string, emptyOK bool) {
 	if v == "" && emptyOK || slices.Contains(allowed, v) {
 		return
 	}
@@ -528,14 +528,14 @@ func (p *problems) oneOf(path, v string, allowed []string, emptyOK bool) {
 
 // timeOrder reports a problem when a later timestamp precedes an earlier
 // one; zero timestamps are skipped.
-func (p *problems) timeOrder(earlierPath string, earlier time.Time, laterPath string, later time.Time) {
+func (p *valProblems) timeOrder(earlierPath string, earlier time.Time, laterPath string, later time.Time) {
 	if earlier.IsZero() || later.IsZero() || !later.Before(earlier) {
 		return
 	}
 	p.add("%s: %s is before %s (%s)", laterPath, later.UTC().Format(time.RFC3339), earlierPath, earlier.UTC().Format(time.RFC3339))
 }
 
-func (p *problems) notAfterNow(path string, ts, now time.Time) {
+func (p *valProblems) notAfterNow(path string, ts, now time.Time) {
 	if ts.IsZero() || now.IsZero() || !ts.After(now) {
 		return
 	}
@@ -548,7 +548,7 @@ func (p *problems) notAfterNow(path string, ts, now time.Time) {
 // Values Resolve fills (empty ids, statuses, criticality...) may be empty. It
 // reports up to 20 problems in one *ValidationError.
 func (t *Tenant) Validate() error {
-	var p problems
+	var p valProblems
 	if t.Version != TenantVersion {
 		p.add("version: %d is not supported (want %d)", t.Version, TenantVersion)
 	}
@@ -625,7 +625,7 @@ func (t *Tenant) Validate() error {
 		if c.BaseScore < 0 || c.BaseScore > 10 {
 			p.add("%s.base_score: %v is outside 0..10", path, c.BaseScore)
 		}
-		p.oneOf(path+".severity", c.Severity, severities, true)
+		p.oneOf(path+".severity", c.Severity, cveSeverities, true)
 		p.oneOf(path+".exprt_rating", c.ExprtRating, exprtRatings, true)
 		if !slices.Contains(exploitStatuses, c.ExploitStatus) {
 			p.add("%s.exploit_status: %d is not one of 0, 30, 60, 90", path, c.ExploitStatus)
@@ -828,7 +828,7 @@ func (t *Tenant) Resolve(db *cvedata.DB) error {
 		known[c.ID] = true
 	}
 	var missing []CVE
-	var p problems
+	var p valProblems
 	for i, f := range t.Findings {
 		if known[f.CVE] {
 			continue
