@@ -686,4 +686,3 @@ func TestSpotlightFQLOperators(t *testing.T) {
 		})
 	}
 }
-
