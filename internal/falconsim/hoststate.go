@@ -516,10 +516,10 @@ func (st *hostState) stopService(sv *service) {
 	st.procs = slices.DeleteFunc(st.procs, func(p proc) bool { return strings.EqualFold(p.name, sv.proc) })
 }
 
-// BuiltinScripts are the runscript cloud files the simulator implements
+// builtinScripts are the runscript cloud files the simulator implements
 // (runscript -CloudFile=NAME [-CommandLine=ARGS]); anything else fails as a
 // missing cloud file would.
-var BuiltinScripts = map[string]string{
+var builtinScripts = map[string]string{
 	"Disable-SMBv1": "Windows: sets HKLM\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters SMB1=0 (REG_DWORD)",
 	"Stop-Service":  "stops and disables the service named by -CommandLine (Windows: Start=4 under its Services key; Linux/Mac: kills its process)",
 	"Get-Services":  "lists services with their state",

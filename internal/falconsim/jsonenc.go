@@ -32,6 +32,13 @@ var jsonSafe = func() [utf8.RuneSelf]bool {
 // appendJSONString appends s as a JSON string literal.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = appendJSONStringContent(dst, s)
+	return append(dst, '"')
+}
+
+// appendJSONStringContent appends s escaped, without the quotes, so callers
+// can build one literal from several parts without concatenating strings.
+func appendJSONStringContent(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
@@ -77,8 +84,7 @@ func appendJSONString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // appendJSONFloat appends f the way encoding/json encodes a float64.
@@ -107,11 +113,22 @@ func appendJSONFloat(dst []byte, f float64) []byte {
 // falconTimeLayout is how Falcon renders timestamps (UTC, second precision).
 const falconTimeLayout = "2006-01-02T15:04:05Z"
 
-// appendJSONTime appends a Falcon timestamp string for Unix seconds.
+// appendJSONTime appends a Falcon timestamp string for Unix seconds. It
+// formats the digits itself: time.AppendFormat was a fifth of the cost of a
+// Spotlight page.
 func appendJSONTime(dst []byte, unix int64) []byte {
-	dst = append(dst, '"')
-	dst = time.Unix(unix, 0).UTC().AppendFormat(dst, falconTimeLayout)
-	return append(dst, '"')
+	t := time.Unix(unix, 0).UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, falconTimeLayout)
+		return append(dst, '"')
+	}
+	h, mi, sec := t.Clock()
+	return append(dst, '"',
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+sec/10), byte('0'+sec%10), 'Z', '"')
 }
 
 // jsonObj is a tiny helper for writing objects field by field. The zero

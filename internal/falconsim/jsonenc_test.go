@@ -143,7 +143,7 @@ func expectedFinding(ten *Tenant, f *Finding) *models.DomainAPIVulnerabilityV2 {
 	}
 	v.Cve = &models.DomainAPIVulnerabilityCVEDetailsFacetV2{
 		ID: s(c.ID), Name: c.Name, BaseScore: c.BaseScore, Severity: c.Severity, ExploitStatus: int64(c.ExploitStatus), ExprtRating: c.ExprtRating,
-		CisaInfo: &models.DomainAPIVulnerabilityCVECISAInfo{IsCisaKev: &c.IsCISAKEV, DueDate: c.CISADueDate},
+		CisaInfo:    &models.DomainAPIVulnerabilityCVECISAInfo{IsCisaKev: &c.IsCISAKEV, DueDate: c.CISADueDate},
 		Description: c.Description, Vector: c.Vector, RemediationLevel: c.RemediationLevel,
 		Actors: nz(c.Actors), Cwes: nz(c.CWEs), References: nz(c.References), VendorAdvisory: nz(c.VendorAdvisory), Types: []string{"Vulnerability"},
 	}

@@ -105,8 +105,8 @@ func (s *snapshot) appendFinding(b []byte, i int32, fc facets) []byte {
 	o := beginObj(b)
 	o.str("id", f.id)
 	o.str("cid", s.cid)
-	o.str("aid", s.hosts[f.host].h.AID)
-	o.str("vulnerability_id", s.cves[f.cve].c.ID)
+	o.raw("aid", s.aidJSON[f.host])
+	o.raw("vulnerability_id", s.cveJSON[f.cve])
 	o.time("created_timestamp", f.created)
 	o.time("updated_timestamp", f.updated)
 	if f.closed != 0 {
@@ -119,22 +119,22 @@ func (s *snapshot) appendFinding(b []byte, i int32, fc facets) []byte {
 	} else {
 		o.str("confidence", "confirmed")
 	}
-	nameVersion, product, vendor := s.str(f.nameVersion), s.str(f.product), s.str(f.vendor)
+	nameVersion, product, vendor := s.strsJSON[f.nameVersion], s.strsJSON[f.product], s.strsJSON[f.vendor]
 
 	o.key("app")
 	app := beginObj(o.b)
-	app.str("product_name_version", nameVersion)
-	app.str("product_name_normalized", product)
-	app.str("vendor_normalized", vendor)
+	app.raw("product_name_version", nameVersion)
+	app.raw("product_name_normalized", product)
+	app.raw("vendor_normalized", vendor)
 	o.b = app.end()
 
 	rems := s.findingRems(f)
 	o.key("apps")
 	o.b = append(o.b, '[')
 	ap := beginObj(o.b)
-	ap.str("product_name_version", nameVersion)
-	ap.str("product_name_normalized", product)
-	ap.str("vendor_normalized", vendor)
+	ap.raw("product_name_version", nameVersion)
+	ap.raw("product_name_normalized", product)
+	ap.raw("vendor_normalized", vendor)
 	ap.str("sub_status", status)
 	patch := s.earliestPatch(rems)
 	if patch != 0 {
@@ -214,8 +214,26 @@ func (s *snapshot) earliestPatch(rems []int32) int64 {
 	return earliest
 }
 
-// evalID is the evaluation-logic entity id of finding i.
-func (s *snapshot) evalID(i int32) string { return digestHex("evaluation-logic", s.findings[i].id) }
+// evalID is the evaluation-logic entity id of finding i: 32 hex digits
+// derived from the finding id. It is computed on the fly (pages render it
+// for every finding) with two FNV-1a passes rather than a cryptographic hash.
+func (s *snapshot) evalID(i int32) string { return string(appendEvalID(nil, s.findings[i].id)) }
+
+func appendEvalID(dst []byte, findingID string) []byte {
+	const prime = 1099511628211
+	h1, h2 := uint64(14695981039346656037), uint64(0x6c62272e07bb0142)
+	for k := 0; k < len(findingID); k++ {
+		h1 = (h1 ^ uint64(findingID[k])) * prime
+		h2 = (h2 ^ uint64(findingID[k])) * prime
+	}
+	h2 = splitmix(h2 ^ h1)
+	for _, h := range [2]uint64{splitmix(h1), h2} {
+		for shift := 60; shift >= 0; shift -= 4 {
+			dst = append(dst, hexDigits[(h>>uint(shift))&0xF])
+		}
+	}
+	return dst
+}
 
 // findingByEvalID resolves an evaluation-logic id; the index is built on
 // first use because most runs never ask for it.
@@ -236,7 +254,10 @@ func (s *snapshot) appendEvalLogic(b []byte, i int32) []byte {
 	f := &s.findings[i]
 	h := &s.hosts[f.host]
 	o := beginObj(b)
-	o.str("id", s.evalID(i))
+	o.key("id")
+	o.b = append(o.b, '"')
+	o.b = appendEvalID(o.b, f.id)
+	o.b = append(o.b, '"')
 	o.str("aid", h.h.AID)
 	o.str("cid", s.cid)
 	o.time("created_timestamp", f.created)
@@ -250,7 +271,10 @@ func (s *snapshot) appendEvalLogic(b []byte, i int32) []byte {
 	o.b = append(o.b, '[')
 	l := beginObj(o.b)
 	l.int("id", 1)
-	l.str("title", "Check installed version of "+s.str(f.product))
+	l.key("title")
+	l.b = append(l.b, `"Check installed version of `...)
+	l.b = appendJSONStringContent(l.b, s.str(f.product))
+	l.b = append(l.b, '"')
 	l.str("type", "inventory")
 	l.str("existence_check", "at_least_one_exists")
 	l.str("comparison_check", "all")

@@ -116,7 +116,10 @@ type Server struct {
 	buckets  map[string]*bucket
 
 	traceSeq atomic.Uint64
-	bufs     sync.Pool
+	// bufs is a small free list of response buffers. A sync.Pool would be
+	// emptied by every GC, and multi-MB pages trigger GCs often, so each
+	// page would allocate its buffer afresh.
+	bufs chan *[]byte
 
 	rtr *rtrState
 
@@ -175,7 +178,7 @@ func New(t *Tenant, opts Options) (*Server, error) {
 		}
 		s.clients[c.ClientID] = c
 	}
-	s.bufs.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	s.bufs = make(chan *[]byte, 4)
 	s.snap.Store(snap)
 	s.rtr = newRTRState()
 	s.handler = s.routes()
@@ -506,11 +509,9 @@ func appendErrors(b []byte, errs []apiError) []byte {
 func (c *call) reply(status int, pagination, writes, resources []byte, errs []apiError) {
 	trace := c.s.traceID()
 	c.headers(trace)
-	bp := c.s.bufs.Get().(*[]byte)
-	b := append((*bp)[:0], `{"meta":`...)
+	bp := c.s.getBuf()
+	b := append(*bp, `{"meta":`...)
 	b = c.appendMeta(b, trace, pagination, writes)
-	split := len(b)
-	_ = split
 	if resources != nil {
 		b = append(b, `,"resources":`...)
 	}
@@ -529,14 +530,26 @@ func (c *call) reply(status int, pagination, writes, resources []byte, errs []ap
 	c.s.putBuf(bp)
 }
 
-func (s *Server) getBuf() *[]byte { bp := s.bufs.Get().(*[]byte); *bp = (*bp)[:0]; return bp }
+func (s *Server) getBuf() *[]byte {
+	select {
+	case bp := <-s.bufs:
+		*bp = (*bp)[:0]
+		return bp
+	default:
+		b := make([]byte, 0, 64<<10)
+		return &b
+	}
+}
 
 func (s *Server) putBuf(bp *[]byte) {
 	if cap(*bp) > 32<<20 { // one huge page must not pin memory forever
 		return
 	}
 	*bp = (*bp)[:0]
-	s.bufs.Put(bp)
+	select {
+	case s.bufs <- bp:
+	default:
+	}
 }
 
 // fail answers an API error with resources [] (as Falcon's services do).

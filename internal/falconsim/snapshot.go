@@ -18,7 +18,10 @@ type snapshot struct {
 	cid string
 	now time.Time // the tenant's present: FQL relative times and online state use it
 
-	strs []string // interned strings; strID indexes it
+	strs     []string // interned strings; strID indexes it
+	strsJSON [][]byte // strs[i] as a JSON string literal, escaped once
+	aidJSON  [][]byte // hosts[i].h.AID as a JSON string literal
+	cveJSON  [][]byte // cves[i].c.ID as a JSON string literal
 
 	hosts     []hostRec
 	hostByAID map[string]int32
@@ -237,6 +240,18 @@ func buildSnapshot(t *Tenant) (*snapshot, error) {
 		s.intel[i] = intelRec{v: v, cve: c}
 	}
 	s.strs = in.strs
+	s.strsJSON = make([][]byte, len(s.strs))
+	for i, v := range s.strs {
+		s.strsJSON[i] = appendJSONString(nil, v)
+	}
+	s.aidJSON = make([][]byte, len(s.hosts))
+	for i := range s.hosts {
+		s.aidJSON[i] = appendJSONString(nil, s.hosts[i].h.AID)
+	}
+	s.cveJSON = make([][]byte, len(s.cves))
+	for i := range s.cves {
+		s.cveJSON[i] = appendJSONString(nil, s.cves[i].c.ID)
+	}
 
 	s.hostFacetJSON = make([][]byte, len(s.hosts))
 	for i := range s.hosts {
@@ -392,7 +407,7 @@ func (s *snapshot) withHostStatus(i int32, status string, modified int64) *snaps
 // snapshotFields copies the value fields of s without its sync.Once.
 func snapshotFields(s *snapshot) snapshot {
 	return snapshot{
-		gen: s.gen, cid: s.cid, now: s.now, strs: s.strs,
+		gen: s.gen, cid: s.cid, now: s.now, strs: s.strs, strsJSON: s.strsJSON, aidJSON: s.aidJSON, cveJSON: s.cveJSON,
 		hosts: s.hosts, hostByAID: s.hostByAID,
 		cves: s.cves, cveByID: s.cveByID,
 		rems: s.rems, remByID: s.remByID,
