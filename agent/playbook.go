@@ -94,10 +94,7 @@ func (p *Prioritize) Run(ctx context.Context) (*Result, error) {
 
 	delta := store.Delta{Tenant: p.Tenant, TenantLabel: p.TenantLabel, Replace: !haveWM, Watermark: wm}
 	keep := p.Incremental
-	q := falcon.FindingQuery{Filter: filter}
-	if prog := p.Options.Progress; prog != nil {
-		q.OnPage = func(pi falcon.PageInfo) { prog(pi.Fetched, pi.Total) }
-	}
+	q := falcon.FindingQuery{Filter: filter, OnPage: snapshot.PageProgress(p.Options.Progress)}
 	err = p.Source.StreamFindings(ctx, q, func(f *falcon.Finding) error {
 		run.Pulled++
 		switch f.Status {

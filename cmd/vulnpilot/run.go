@@ -12,6 +12,7 @@ import (
 
 	"github.com/vulnpilot/vulnpilot/agent"
 	"github.com/vulnpilot/vulnpilot/internal/config"
+	"github.com/vulnpilot/vulnpilot/internal/falconsim"
 	"github.com/vulnpilot/vulnpilot/internal/report"
 	"github.com/vulnpilot/vulnpilot/internal/snapshot"
 	"github.com/vulnpilot/vulnpilot/internal/store"
@@ -82,6 +83,11 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	}
 	log := a.logger(cfg, false)
 	now := time.Now().UTC()
+	if *demo {
+		// The bundled real CVE data ends in October 2024, so the simulated
+		// tenant lives at that time and the run assesses it then.
+		now = falconsim.DefaultGenerateNow()
+	}
 	if *nowFlag != "" {
 		if now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
 			return usageError{fmt.Sprintf("--now %q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", *nowFlag)}

@@ -122,7 +122,9 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (sourceConn
 }
 
 func serveTenant(ctx context.Context, t *falconsim.Tenant, label string, log *slog.Logger) (sourceConn, error) {
-	srv, err := falconsim.New(t, falconsim.Options{Logger: log})
+	// The in-process simulator is plumbing here: only its warnings matter.
+	simLog := slog.New(quietHandler{log.Handler()})
+	srv, err := falconsim.New(t, falconsim.Options{Logger: simLog})
 	if err != nil {
 		return sourceConn{}, err
 	}
@@ -153,4 +155,11 @@ func serveTenant(ctx context.Context, t *falconsim.Tenant, label string, log *sl
 			cancel()
 		},
 	}, nil
+}
+
+// quietHandler passes only warnings and errors.
+type quietHandler struct{ slog.Handler }
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
 }

@@ -304,14 +304,31 @@ func Build(ctx context.Context, src Source, filter string, opts Options) (*Snaps
 
 // Pull streams findings matching filter from src into the builder.
 func (b *Builder) Pull(ctx context.Context, src Source, filter string) error {
-	q := falcon.FindingQuery{Filter: filter}
-	if p := b.s.opts.Progress; p != nil {
-		q.OnPage = func(pi falcon.PageInfo) { p(pi.Fetched, pi.Total) }
-	}
+	q := falcon.FindingQuery{Filter: filter, OnPage: PageProgress(b.s.opts.Progress)}
 	return src.StreamFindings(ctx, q, func(f *falcon.Finding) error {
 		b.Add(f)
 		return nil
 	})
+}
+
+// PageProgress adapts a (fetched, total) progress callback to the findings
+// stream's per-shard page reports; nil stays nil.
+func PageProgress(fn func(fetched, total int64)) func(falcon.PageInfo) {
+	if fn == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	totals := map[int]int64{}
+	return func(pi falcon.PageInfo) {
+		mu.Lock()
+		totals[pi.Shard] = pi.Total
+		var sum int64
+		for _, t := range totals {
+			sum += t
+		}
+		mu.Unlock()
+		fn(pi.Delivered, sum)
+	}
 }
 
 // Finish enriches (alerts, host details, intel, KEV, EPSS, model), scores
