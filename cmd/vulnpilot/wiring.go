@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/vulnpilot/vulnpilot/internal/config"
-	"github.com/vulnpilot/vulnpilot/internal/cvedata"
 	"github.com/vulnpilot/vulnpilot/internal/exploitmodel"
 	"github.com/vulnpilot/vulnpilot/internal/falcon"
 	"github.com/vulnpilot/vulnpilot/internal/falconsim"
 	"github.com/vulnpilot/vulnpilot/internal/intel"
+	"github.com/vulnpilot/vulnpilot/internal/localfalcon"
 	"github.com/vulnpilot/vulnpilot/internal/risk"
 )
 
@@ -110,56 +110,15 @@ func startDemo(ctx context.Context, o demoOptions, log *slog.Logger) (sourceConn
 	if o.Hosts < 1 || o.Hosts > 100000 {
 		return sourceConn{}, usageError{fmt.Sprintf("--demo-hosts %d is out of range 1–100000", o.Hosts)}
 	}
-	db, err := cvedata.Load()
+	conn, err := localfalcon.StartGenerated(ctx, falconsim.GenerateOptions{Hosts: o.Hosts, Seed: o.Seed, Now: o.Now},
+		localfalcon.Options{Logger: log, Client: falcon.Config{UserAgent: "vulnpilot/" + version}})
 	if err != nil {
-		return sourceConn{}, err
-	}
-	t, err := falconsim.Generate(falconsim.GenerateOptions{Hosts: o.Hosts, Seed: o.Seed, Now: o.Now}, db)
-	if err != nil {
-		return sourceConn{}, fmt.Errorf("generate demo tenant: %w", err)
-	}
-	return serveTenant(ctx, t, fmt.Sprintf("simulated tenant (demo: %d hosts, seed %d)", o.Hosts, o.Seed), log)
-}
-
-func serveTenant(ctx context.Context, t *falconsim.Tenant, label string, log *slog.Logger) (sourceConn, error) {
-	// The in-process simulator is plumbing here: only its warnings matter.
-	simLog := slog.New(quietHandler{log.Handler()})
-	srv, err := falconsim.New(t, falconsim.Options{Logger: simLog})
-	if err != nil {
-		return sourceConn{}, err
-	}
-	simCtx, cancel := context.WithCancel(ctx)
-	running, err := srv.StartTLS(simCtx, "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		return sourceConn{}, fmt.Errorf("start simulator: %w", err)
-	}
-	client, err := falcon.New(ctx, falcon.Config{
-		ClientID:     falconsim.DemoClientID,
-		ClientSecret: falconsim.DemoClientSecret,
-		BaseURL:      running.URL,
-		HTTPClient:   running.Client,
-		UserAgent:    "vulnpilot/" + version,
-		Logger:       log,
-	})
-	if err != nil {
-		cancel()
 		return sourceConn{}, err
 	}
 	return sourceConn{
-		client:    client,
-		tenantKey: tenantKey("sim:"+t.CID, falconsim.DemoClientID, ""),
-		label:     label,
-		close: func() {
-			running.Close()
-			cancel()
-		},
+		client:    conn.Client,
+		tenantKey: tenantKey("sim:"+conn.Tenant.CID, falconsim.DemoClientID, ""),
+		label:     fmt.Sprintf("simulated tenant (demo: %d hosts, seed %d)", o.Hosts, o.Seed),
+		close:     conn.Close,
 	}, nil
-}
-
-// quietHandler passes only warnings and errors.
-type quietHandler struct{ slog.Handler }
-
-func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
 }

@@ -94,7 +94,7 @@ type compact struct {
 	updated int64
 
 	// results
-	score   float32
+	score   float64
 	tier    uint8 // 1..4
 	overdue bool
 	due     int64
@@ -565,7 +565,7 @@ func (s *Snapshot) score() {
 				}
 				s.input(i, &f, &in)
 				q := s.opts.Engine.Score(&in)
-				c.score = float32(q.Score)
+				c.score = q.Score
 				c.tier = uint8(q.Tier.Rank())
 				c.due = q.Due.Unix()
 				c.overdue = q.Overdue
@@ -602,7 +602,7 @@ func (s *Snapshot) member(i int) plan.Member {
 		AID:       h.aid,
 		Hostname:  h.facet.Hostname,
 		CVE:       s.cves[c.cve].facet.ID,
-		Score:     float64(c.score),
+		Score:     c.score,
 		Tier:      tiers[c.tier],
 		Due:       time.Unix(c.due, 0).UTC(),
 		Overdue:   c.overdue,
