@@ -138,13 +138,19 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Close releases the client's idle connections. The Client stays usable
+// (new connections are opened on demand); call Close when done with it.
+func (c *Client) Close() { c.base.CloseIdleConnections() }
+
 // Verify fetches an OAuth2 token with the configured credentials: a cheap
-// way to fail early with a clear *APIError (401) on bad credentials.
+// way to fail early with a clear *APIError (401) on bad credentials. Like
+// gofalcon, it asks https://HOST/oauth2/token: a BaseURL's path applies to
+// API calls, not to the token endpoint.
 func (c *Client) Verify(ctx context.Context) error {
 	cc := clientcredentials.Config{
 		ClientID:     c.cfg.ClientID,
 		ClientSecret: c.cfg.ClientSecret,
-		TokenURL:     (&url.URL{Scheme: "https", Host: c.host, Path: c.basePath() + "/oauth2/token"}).String(),
+		TokenURL:     (&url.URL{Scheme: "https", Host: c.host, Path: "/oauth2/token"}).String(),
 	}
 	if c.cfg.MemberCID != "" {
 		cc.EndpointParams = url.Values{"member_cid": {c.cfg.MemberCID}}
@@ -153,14 +159,6 @@ func (c *Client) Verify(ctx context.Context) error {
 	hc.Transport = c.decorate(c.base.Transport)
 	_, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, &hc))
 	return c.wrapErr(OpToken, "", err)
-}
-
-func (c *Client) basePath() string {
-	if c.cfg.BaseURL == "" {
-		return ""
-	}
-	_, p, _ := parseBaseURL(c.cfg.BaseURL)
-	return p
 }
 
 // baseHTTPClient is the unauthenticated client under everything: the

@@ -24,7 +24,9 @@ type Config struct {
 	// Cloud is one of Clouds; empty means us-1. Ignored when BaseURL is set.
 	Cloud string
 	// BaseURL overrides Cloud: host[:port] with an optional base path, with
-	// or without the https:// scheme, e.g. https://127.0.0.1:8443.
+	// or without the https:// scheme, e.g. https://127.0.0.1:8443. The base
+	// path prefixes API calls; the token is always fetched from
+	// https://HOST/oauth2/token (gofalcon's rule).
 	BaseURL string
 	// MemberCID selects a child CID in a Flight Control (MSSP) parent.
 	MemberCID string

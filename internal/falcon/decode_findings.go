@@ -1,8 +1,10 @@
 package falcon
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,18 +29,102 @@ type apiMessage struct {
 }
 
 // findingsDecoder decodes Spotlight vulnerability pages (combined and
-// entities endpoints) straight into Finding. One decoder serves one goroutine;
-// its interner makes repeated strings across pages share memory.
+// entities endpoints) straight into Finding. One decoder serves one
+// goroutine; its interner makes repeated strings across pages share memory.
 type findingsDecoder struct {
 	lex lexer
 	in  *interner
+	fc  *facetCache
 	bad *atomic.Int64 // unreadable timestamps, shared with Stats
+	// localBad counts unreadable timestamps of the page being decoded; it
+	// is added to bad once per page.
+	localBad atomic.Int64
 }
 
-func newFindingsDecoder(bad *atomic.Int64) *findingsDecoder {
-	in := newInterner()
-	return &findingsDecoder{in: in, lex: lexer{in: in}, bad: bad}
+// facetCache holds decoded facets keyed by their exact JSON: every finding
+// of a CVE carries the same cve facet, every finding of a host the same
+// host_info, so after the first occurrence a facet costs a scan and a map
+// lookup instead of a decode. The decoders of one stream share it (the
+// shards interleave the same hosts and CVEs); the cached values' slices are
+// shared by the findings that use them. Its keys are bounded in total size.
+type facetCache struct {
+	mu    sync.RWMutex
+	hosts map[string]cachedFacet[HostFacet]
+	cves  map[string]cachedFacet[CVEFacet]
+	rems  map[string]cachedFacet[Remediation]
+	size  int
 }
+
+type cachedFacet[T any] struct {
+	v   T
+	bad int64 // unreadable timestamps inside, counted again on each use
+}
+
+// maxFacetCacheBytes bounds a facet cache's keys; it is reset past it.
+const maxFacetCacheBytes = 24 << 20
+
+func newFacetCache() *facetCache {
+	return &facetCache{hosts: map[string]cachedFacet[HostFacet]{}, cves: map[string]cachedFacet[CVEFacet]{},
+		rems: map[string]cachedFacet[Remediation]{}}
+}
+
+// newFindingsDecoder makes a decoder; fc may be shared with other decoders
+// of the same stream, or nil for a private one.
+func newFindingsDecoder(bad *atomic.Int64, fc *facetCache) *findingsDecoder {
+	if fc == nil {
+		fc = newFacetCache()
+	}
+	in := newInterner()
+	return &findingsDecoder{in: in, lex: lexer{in: in}, fc: fc, bad: bad}
+}
+
+// cachedDecode decodes the value at the lexer's position through the facet
+// cache map that pick selects.
+func cachedDecode[T any](d *findingsDecoder, pick func(*facetCache) map[string]cachedFacet[T], dst *T, decode func(*T) error) error {
+	l := &d.lex
+	l.ws()
+	start := l.pos
+	if err := l.skip(); err != nil {
+		return err
+	}
+	raw := l.data[start:l.pos]
+	fc := d.fc
+	fc.mu.RLock()
+	c, ok := pick(fc)[string(raw)]
+	fc.mu.RUnlock()
+	if ok {
+		*dst = c.v
+		if c.bad != 0 {
+			d.localBad.Add(c.bad)
+		}
+		return nil
+	}
+	end := l.pos
+	l.pos = start
+	before := d.localBad.Load()
+	if err := decode(dst); err != nil {
+		return err
+	}
+	l.pos = end
+	entry := cachedFacet[T]{v: *dst, bad: d.localBad.Load() - before}
+	fc.mu.Lock()
+	if fc.size+len(raw) > maxFacetCacheBytes {
+		clear(fc.hosts)
+		clear(fc.cves)
+		clear(fc.rems)
+		fc.size = 0
+	}
+	if _, dup := pick(fc)[string(raw)]; !dup {
+		pick(fc)[string(raw)] = entry
+		fc.size += len(raw)
+	}
+	fc.mu.Unlock()
+	return nil
+}
+
+func pickHosts(fc *facetCache) map[string]cachedFacet[HostFacet]  { return fc.hosts }
+func pickCVEs(fc *facetCache) map[string]cachedFacet[CVEFacet]    { return fc.cves }
+func pickRems(fc *facetCache) map[string]cachedFacet[Remediation] { return fc.rems }
 
 // DecodeFindingsPage decodes one Spotlight vulnerabilities response body
 // (GET /spotlight/combined/vulnerabilities/v1 or the entities endpoint) into
@@ -46,12 +132,16 @@ func newFindingsDecoder(bad *atomic.Int64) *findingsDecoder {
 // the streaming hot path, exported so that benchmarks can measure the decode
 // floor on fixed bytes. A malformed or truncated body is an error.
 func DecodeFindingsPage(r io.Reader) (findings []Finding, after string, total int64, err error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
+	var buf bytes.Buffer
+	if l, ok := r.(interface{ Len() int }); ok {
+		buf.Grow(l.Len() + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, "", 0, err
 	}
+	data := buf.Bytes()
 	var bad atomic.Int64
-	findings, meta, err := newFindingsDecoder(&bad).decode(data, nil)
+	findings, meta, err := newFindingsDecoder(&bad, nil).decode(data, nil)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -70,6 +160,10 @@ func (d *findingsDecoder) decode(data []byte, dst []Finding) ([]Finding, pageMet
 			return decodeMeta(l, &meta)
 		case "resources":
 			meta.HasResources = true
+			if cap(out) == 0 && meta.Limit > 0 {
+				// Falcon sends meta first: size the page once.
+				out = make([]Finding, 0, min(meta.Limit, MaxPageSize))
+			}
 			return l.array(func() error {
 				out = append(out, Finding{})
 				return d.finding(&out[len(out)-1])
@@ -84,6 +178,9 @@ func (d *findingsDecoder) decode(data []byte, dst []Finding) ([]Finding, pageMet
 		err = l.end()
 	}
 	l.data = nil // do not pin the page buffer
+	if n := d.localBad.Swap(0); n != 0 && d.bad != nil {
+		d.bad.Add(n)
+	}
 	if err != nil {
 		return nil, pageMeta{}, err
 	}
@@ -154,17 +251,16 @@ func decodeAPIMessages(l *lexer, out *[]apiMessage) error {
 	})
 }
 
-func (d *findingsDecoder) timestamp(dst *timeField) error {
+func (d *findingsDecoder) timestamp() (time.Time, error) {
 	l := &d.lex
 	if l.null() {
-		return nil
+		return time.Time{}, nil
 	}
 	b, err := l.rawString()
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	dst.set(parseTimeBytes(b, d.bad))
-	return nil
+	return parseTimeBytes(b, &d.localBad), nil
 }
 
 func (d *findingsDecoder) finding(f *Finding) error {
@@ -187,11 +283,14 @@ func (d *findingsDecoder) finding(f *Finding) error {
 		case "confidence":
 			f.Confidence, err = l.str()
 		case "created_timestamp":
-			err = d.timestamp(&timeField{t: &f.Created})
+			f.Created, err = d.timestamp()
 		case "updated_timestamp":
-			err = d.timestamp(&timeField{t: &f.Updated})
+			f.Updated, err = d.timestamp()
 		case "closed_timestamp":
-			err = d.timestamp(&timeField{p: &f.Closed})
+			var t time.Time
+			if t, err = d.timestamp(); !t.IsZero() {
+				f.Closed = &t
+			}
 		case "app":
 			err = d.app(&f.App)
 		case "apps":
@@ -225,9 +324,9 @@ func (d *findingsDecoder) finding(f *Finding) error {
 				return err
 			})
 		case "host_info":
-			err = d.host(&f.Host)
+			err = cachedDecode(d, pickHosts, &f.Host, d.host)
 		case "cve":
-			err = d.cve(&f.CVEInfo)
+			err = cachedDecode(d, pickCVEs, &f.CVEInfo, d.cve)
 		default:
 			return l.skip()
 		}
@@ -372,7 +471,7 @@ func (d *findingsDecoder) remediationFacet(f *Finding) error {
 		case "entities":
 			err = l.array(func() error {
 				var r Remediation
-				if err := d.remediation(&r); err != nil {
+				if err := cachedDecode(d, pickRems, &r, d.remediation); err != nil {
 					return err
 				}
 				f.Remediations = append(f.Remediations, r)
@@ -409,7 +508,7 @@ func (d *findingsDecoder) remediation(r *Remediation) error {
 		case "recommendation_type":
 			r.RecommendationType, err = l.str()
 		case "patch_publication_date":
-			err = d.timestamp(&timeField{t: &r.PatchPublished})
+			r.PatchPublished, err = d.timestamp()
 		default:
 			return l.skip()
 		}
@@ -486,7 +585,7 @@ func (d *findingsDecoder) host(h *HostFacet) error {
 		case "instance_state":
 			h.InstanceState, err = l.str()
 		case "host_last_seen_timestamp":
-			err = d.timestamp(&timeField{t: &h.LastSeen})
+			h.LastSeen, err = d.timestamp()
 		default:
 			return l.skip()
 		}
@@ -547,7 +646,7 @@ func (d *findingsDecoder) cve(c *CVEFacet) error {
 				c.CISADueDate = s
 			}
 		case "published_date":
-			err = d.timestamp(&timeField{t: &c.Published})
+			c.Published, err = d.timestamp()
 		case "remediation_level":
 			c.RemediationLevel, err = l.str()
 		case "actors":
@@ -565,21 +664,6 @@ func (d *findingsDecoder) cve(c *CVEFacet) error {
 		}
 		return err
 	})
-}
-
-// timeField points at either a time.Time or a *time.Time to fill.
-type timeField struct {
-	t *time.Time
-	p **time.Time
-}
-
-func (tf *timeField) set(v time.Time) {
-	switch {
-	case tf.t != nil:
-		*tf.t = v
-	case tf.p != nil && !v.IsZero():
-		*tf.p = &v
-	}
 }
 
 func appendUnique(dst []string, vals ...string) []string {

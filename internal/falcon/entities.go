@@ -63,6 +63,7 @@ func (c *Client) QueryHosts(ctx context.Context, filter, sort string, limit, off
 	}
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
+	ctx, capt := withCapture(ctx)
 	p := hosts.NewQueryDevicesByFilterParamsWithContext(ctx)
 	p.Filter, p.Sort = optional(filter), optional(sort)
 	if limit > 0 {
@@ -73,7 +74,7 @@ func (c *Client) QueryHosts(ctx context.Context, filter, sort string, limit, off
 	}
 	res, err := c.api.Hosts.QueryDevicesByFilter(p)
 	if err != nil {
-		return nil, 0, c.wrapErr(OpQueryHosts, filter, err)
+		return nil, 0, c.wrapErrCapture(OpQueryHosts, filter, err, capt)
 	}
 	return queryResult(res.Payload)
 }
@@ -96,12 +97,13 @@ func (c *Client) GetHosts(ctx context.Context, aids []string) ([]Host, error) {
 	out := make([]Host, 0, len(aids))
 	for batch := range slices.Chunk(aids, maxHostIDs) {
 		bctx, cancel := c.withDeadline(ctx)
+		bctx, capt := withCapture(bctx)
 		p := hosts.NewPostDeviceDetailsV2ParamsWithContext(bctx)
 		p.Body = &models.MsaIdsRequest{Ids: batch}
 		res, err := c.api.Hosts.PostDeviceDetailsV2(p)
 		cancel()
 		if err != nil {
-			if err = c.wrapErr(OpGetHosts, "", err); isNotFound(err) {
+			if err = c.wrapErrCapture(OpGetHosts, "", err, capt); isNotFound(err) {
 				continue
 			}
 			return nil, err
@@ -153,6 +155,7 @@ func (c *Client) QueryAlerts(ctx context.Context, filter, sort string, limit, of
 	}
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
+	ctx, capt := withCapture(ctx)
 	p := alerts.NewQueryV2ParamsWithContext(ctx)
 	p.Filter, p.Sort = optional(filter), optional(sort)
 	if limit > 0 {
@@ -163,7 +166,7 @@ func (c *Client) QueryAlerts(ctx context.Context, filter, sort string, limit, of
 	}
 	res, err := c.api.Alerts.QueryV2(p)
 	if err != nil {
-		return nil, 0, c.wrapErr(OpQueryAlerts, filter, err)
+		return nil, 0, c.wrapErrCapture(OpQueryAlerts, filter, err, capt)
 	}
 	if res.Payload == nil {
 		return nil, 0, nil
@@ -182,12 +185,13 @@ func (c *Client) GetAlerts(ctx context.Context, ids []string) ([]Alert, error) {
 	out := make([]Alert, 0, len(ids))
 	for batch := range slices.Chunk(ids, maxAlertIDs) {
 		bctx, cancel := c.withDeadline(ctx)
+		bctx, capt := withCapture(bctx)
 		p := alerts.NewGetV2ParamsWithContext(bctx)
 		p.Body = &models.DetectsapiPostEntitiesAlertsV2Request{CompositeIds: batch}
 		res, err := c.api.Alerts.GetV2(p)
 		cancel()
 		if err != nil {
-			if err = c.wrapErr(OpGetAlerts, "", err); isNotFound(err) {
+			if err = c.wrapErrCapture(OpGetAlerts, "", err, capt); isNotFound(err) {
 				continue
 			}
 			return nil, err
@@ -246,12 +250,13 @@ func (c *Client) IntelForCVEs(ctx context.Context, cves []string) (map[string]In
 		}
 		for idBatch := range slices.Chunk(ids, maxIntelIDs) {
 			bctx, cancel := c.withDeadline(ctx)
+			bctx, capt := withCapture(bctx)
 			p := intel.NewGetVulnerabilitiesParamsWithContext(bctx)
 			p.Body = &models.MsaIdsRequest{Ids: idBatch}
 			res, err := c.api.Intel.GetVulnerabilities(p)
 			cancel()
 			if err != nil {
-				if err = c.wrapErr(OpGetIntelVulns, "", err); isNotFound(err) {
+				if err = c.wrapErrCapture(OpGetIntelVulns, "", err, capt); isNotFound(err) {
 					continue
 				}
 				return nil, err
@@ -285,6 +290,7 @@ func (c *Client) queryIntelIDs(ctx context.Context, filter string, want int) ([]
 	var ids []string
 	for offset := 0; ; {
 		bctx, cancel := c.withDeadline(ctx)
+		bctx, capt := withCapture(bctx)
 		p := intel.NewQueryVulnerabilitiesParamsWithContext(bctx)
 		p.Filter = &filter
 		p.Limit = ptr(int64(max(want, 1)))
@@ -294,7 +300,7 @@ func (c *Client) queryIntelIDs(ctx context.Context, filter string, want int) ([]
 		res, err := c.api.Intel.QueryVulnerabilities(p)
 		cancel()
 		if err != nil {
-			if err = c.wrapErr(OpQueryIntelVulns, filter, err); isNotFound(err) {
+			if err = c.wrapErrCapture(OpQueryIntelVulns, filter, err, capt); isNotFound(err) {
 				return ids, nil
 			}
 			return nil, err
@@ -328,12 +334,13 @@ func (c *Client) GetRemediations(ctx context.Context, ids []string) (map[string]
 	c.remMu.Unlock()
 	for batch := range slices.Chunk(missing, maxRemediationIDs) {
 		bctx, cancel := c.withDeadline(ctx)
+		bctx, capt := withCapture(bctx)
 		p := spotlight_vulnerabilities.NewGetRemediationsV2ParamsWithContext(bctx)
 		p.Ids = batch
 		res, err := c.api.SpotlightVulnerabilities.GetRemediationsV2(p)
 		cancel()
 		if err != nil {
-			if err = c.wrapErr(OpGetRemediations, "", err); isNotFound(err) {
+			if err = c.wrapErrCapture(OpGetRemediations, "", err, capt); isNotFound(err) {
 				continue
 			}
 			return nil, err

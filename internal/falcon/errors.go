@@ -192,6 +192,12 @@ func (c *Client) scrub(s string) string {
 // wrapErr turns an error from a gofalcon call into an *APIError where the
 // server answered, and otherwise names the operation.
 func (c *Client) wrapErr(op, filter string, err error) error {
+	return c.wrapErrCapture(op, filter, err, nil)
+}
+
+// wrapErrCapture is wrapErr with the failed response's body, when the call
+// captured it (see withCapture).
+func (c *Client) wrapErrCapture(op, filter string, err error, capt *errCapture) error {
 	if err == nil {
 		return nil
 	}
@@ -217,15 +223,22 @@ func (c *Client) wrapErr(op, filter string, err error) error {
 		}
 		return c.newAPIError(OpToken, status, msgs, trace, "")
 	}
+	var captured errorBody
+	if capt != nil && capt.status >= 400 {
+		captured = parseErrorBody(capt.body)
+		if captured.Meta.TraceID == "" {
+			captured.Meta.TraceID = capt.trace
+		}
+	}
 	var rtErr *runtime.APIError
 	if errors.As(err, &rtErr) {
-		trace := ""
+		trace := captured.Meta.TraceID
 		if rtErr.Response != nil {
-			if cr, ok := rtErr.Response.(runtime.ClientResponse); ok {
+			if cr, ok := rtErr.Response.(runtime.ClientResponse); ok && cr.GetHeader("X-Cs-Traceid") != "" {
 				trace = cr.GetHeader("X-Cs-Traceid")
 			}
 		}
-		return c.newAPIError(op, rtErr.Code, nil, trace, filter)
+		return c.newAPIError(op, rtErr.Code, captured.Errors, trace, filter)
 	}
 	// gofalcon's generated error types all have Code() and most a Payload
 	// with errors and meta.trace_id.
@@ -236,7 +249,13 @@ func (c *Client) wrapErr(op, filter string, err error) error {
 				body = parseErrorBody(raw)
 			}
 		}
+		if len(body.Errors) == 0 {
+			body.Errors = captured.Errors
+		}
 		trace := body.Meta.TraceID
+		if trace == "" {
+			trace = captured.Meta.TraceID
+		}
 		if v := reflect.Indirect(reflect.ValueOf(err)); v.Kind() == reflect.Struct {
 			if f := v.FieldByName("XCSTRACEID"); f.IsValid() && f.Kind() == reflect.String && f.String() != "" {
 				trace = f.String()

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -178,11 +179,11 @@ func (c *Client) planShards(ctx context.Context, q FindingQuery) ([]Cursor, erro
 	case q.After != "" || q.Sort != "" || q.Parallel == 1:
 		return []Cursor{{Filter: q.Filter, After: q.After}}, nil
 	}
-	dec := newFindingsDecoder(&c.stats.badTimestamps)
+	dec := newFindingsDecoder(&c.stats.badTimestamps, nil)
 	var buf bytes.Buffer
-	first, meta, err := c.fetchFindingsPage(ctx, dec, &buf, q.Filter, nil, "created_timestamp|asc", 1, "")
+	first, meta, _, err := c.fetchFindingsPageRetry(ctx, dec, &buf, q.Filter, nil, "created_timestamp|asc", 1, "")
 	if err != nil {
-		return nil, err
+		return nil, probeErr(err)
 	}
 	if meta.Total == 0 && len(first) == 0 {
 		return nil, nil
@@ -191,9 +192,9 @@ func (c *Client) planShards(ctx context.Context, q FindingQuery) ([]Cursor, erro
 	if meta.Total <= int64(q.PageSize) || len(first) == 0 {
 		return whole, nil
 	}
-	last, _, err := c.fetchFindingsPage(ctx, dec, &buf, q.Filter, nil, "created_timestamp|desc", 1, "")
+	last, _, _, err := c.fetchFindingsPageRetry(ctx, dec, &buf, q.Filter, nil, "created_timestamp|desc", 1, "")
 	if err != nil {
-		return nil, err
+		return nil, probeErr(err)
 	}
 	if len(last) == 0 || first[0].Created.IsZero() || last[0].Created.IsZero() {
 		return whole, nil
@@ -230,6 +231,16 @@ func (c *Client) planShards(ctx context.Context, q FindingQuery) ([]Cursor, erro
 	return shards, nil
 }
 
+// probeErr explains a failure of the sharding probes; API errors (bad
+// credentials, scope, filter) pass through unchanged.
+func probeErr(err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && !apiErr.Temporary() {
+		return err
+	}
+	return fmt.Errorf("falcon: probing the created_timestamp range to shard the findings query failed (nothing was delivered; retry, or set FindingQuery.Parallel to 1 to stream without sharding): %w", err)
+}
+
 // pageResult is one fetched page on its way to the consumer.
 type pageResult struct {
 	shard       int
@@ -249,6 +260,7 @@ func (c *Client) runShards(ctx context.Context, q FindingQuery, shards []Cursor,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	facets := newFacetCache()
 	work := make(chan int, len(shards))
 	for i := range shards {
 		work <- i
@@ -266,7 +278,7 @@ func (c *Client) runShards(ctx context.Context, q FindingQuery, shards []Cursor,
 	}
 	for range min(q.Parallel, len(shards)) {
 		wg.Go(func() {
-			dec := newFindingsDecoder(&c.stats.badTimestamps)
+			dec := newFindingsDecoder(&c.stats.badTimestamps, facets)
 			var buf bytes.Buffer
 			for i := range work {
 				after := shards[i].After
@@ -467,6 +479,9 @@ func (r *rawReader) ReadResponse(resp oaruntime.ClientResponse, _ oaruntime.Cons
 		return nil, r.c.newAPIError(r.op, resp.Code(), eb.Errors, trace, r.filter)
 	}
 	r.buf.Reset()
+	if n, err := strconv.Atoi(resp.GetHeader("Content-Length")); err == nil && n > 0 && n < 1<<30 {
+		r.buf.Grow(n + bytes.MinRead) // one allocation instead of doubling
+	}
 	if _, err := r.buf.ReadFrom(body); err != nil {
 		// The connection broke mid-body: a truncated page.
 		return nil, &invalidPageError{err}
@@ -491,7 +506,7 @@ func (c *Client) FindingsPage(ctx context.Context, filter, facets, sort string, 
 	if err := q.normalize(); err != nil {
 		return Page{}, err
 	}
-	dec := newFindingsDecoder(&c.stats.badTimestamps)
+	dec := newFindingsDecoder(&c.stats.badTimestamps, nil)
 	var buf bytes.Buffer
 	found, meta, _, err := c.fetchFindingsPageRetry(ctx, dec, &buf, filter, q.Facets, sort, q.PageSize, after)
 	if err != nil {
@@ -514,7 +529,7 @@ func (c *Client) GetFindings(ctx context.Context, ids []string, facets []string)
 		}
 	}
 	ids = dedupe(ids)
-	dec := newFindingsDecoder(&c.stats.badTimestamps)
+	dec := newFindingsDecoder(&c.stats.badTimestamps, nil)
 	var buf bytes.Buffer
 	out := make([]Finding, 0, len(ids))
 	for batch := range slices.Chunk(ids, maxGetFindings) {

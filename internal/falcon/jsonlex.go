@@ -1,6 +1,7 @@
 package falcon
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -34,6 +35,10 @@ func (l *lexer) fail(what string) error {
 }
 
 func (l *lexer) ws() {
+	// Falcon's JSON is compact: the common case is no whitespace at all.
+	if l.pos < len(l.data) && l.data[l.pos] > ' ' {
+		return
+	}
 	for l.pos < len(l.data) {
 		switch l.data[l.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -46,6 +51,11 @@ func (l *lexer) ws() {
 
 // peek returns the next non-space byte without consuming it (0 at the end).
 func (l *lexer) peek() byte {
+	if l.pos < len(l.data) {
+		if c := l.data[l.pos]; c > ' ' {
+			return c
+		}
+	}
 	l.ws()
 	if l.pos >= len(l.data) {
 		return 0
@@ -146,7 +156,7 @@ func (l *lexer) rawString() ([]byte, error) {
 	}
 	l.pos++
 	start := l.pos
-	for i := l.pos; i < len(l.data); i++ {
+	for i := plainRun(l.data, l.pos); i < len(l.data); i++ {
 		c := l.data[i]
 		switch {
 		case c == '"':
@@ -162,6 +172,80 @@ func (l *lexer) rawString() ([]byte, error) {
 	}
 	l.pos = len(l.data)
 	return nil, l.fail("unterminated string")
+}
+
+// plainRun returns the index of the first byte at or after i that needs a
+// look (quote, backslash, control or non-ASCII), checking eight bytes at a
+// time: long strings (descriptions, URLs) are most of a page's bytes.
+func plainRun(d []byte, i int) int {
+	const (
+		lsb = 0x0101010101010101
+		msb = 0x8080808080808080
+	)
+	for ; i+8 <= len(d); i += 8 {
+		x := binary.LittleEndian.Uint64(d[i:])
+		q := x ^ (lsb * '"')
+		b := x ^ (lsb * '\\')
+		// Per byte: zero quote/backslash, below 0x20, or high bit set.
+		special := ((q - lsb) &^ q) | ((b - lsb) &^ b) | (x - lsb*0x20) | x
+		if special&msb != 0 {
+			return i
+		}
+	}
+	return i
+}
+
+// skipString consumes a string token without unescaping it.
+func (l *lexer) skipString() error {
+	l.pos++ // opening quote
+	for i := plainRun(l.data, l.pos); i < len(l.data); i++ {
+		switch c := l.data[i]; {
+		case c == '"':
+			l.pos = i + 1
+			return nil
+		case c == '\\':
+			l.pos = i
+			return l.skipStringSlow()
+		case c < 0x20:
+			l.pos = i
+			return l.fail("control character in string")
+		}
+	}
+	l.pos = len(l.data)
+	return l.fail("unterminated string")
+}
+
+// skipStringSlow validates escapes while skipping; UTF-8 needs no check
+// here (invalid bytes are replaced when a string is read, never rejected).
+func (l *lexer) skipStringSlow() error {
+	for l.pos < len(l.data) {
+		switch c := l.data[l.pos]; {
+		case c == '"':
+			l.pos++
+			return nil
+		case c == '\\':
+			if l.pos+1 >= len(l.data) {
+				l.pos = len(l.data)
+				return l.fail("unterminated escape")
+			}
+			switch l.data[l.pos+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				l.pos += 2
+			case 'u':
+				l.pos += 2
+				if _, ok := l.hex4(); !ok {
+					return l.fail("bad \\u escape")
+				}
+			default:
+				return l.fail("bad escape in string")
+			}
+		case c < 0x20:
+			return l.fail("control character in string")
+		default:
+			l.pos++
+		}
+	}
+	return l.fail("unterminated string")
 }
 
 // slowString finishes a string that has escapes or non-ASCII bytes.
@@ -405,8 +489,7 @@ func (l *lexer) skipDepth(depth int) error {
 	case '[':
 		return l.array(func() error { return l.skipDepth(depth + 1) })
 	case '"':
-		_, err := l.rawString()
-		return err
+		return l.skipString()
 	case 't', 'f':
 		_, err := l.boolean()
 		return err
@@ -440,8 +523,8 @@ type interner struct {
 }
 
 const (
-	internMaxLen   = 4 << 10  // longer strings are rare and not worth keeping
-	internMaxBytes = 16 << 20 // reset past this, keeping memory bounded
+	internMaxLen   = 4 << 10 // longer strings are rare and not worth keeping
+	internMaxBytes = 8 << 20 // reset past this, keeping memory bounded
 )
 
 func newInterner() *interner { return &interner{m: make(map[string]string, 1024)} }

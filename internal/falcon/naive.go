@@ -18,6 +18,7 @@ func (c *Client) NaiveStreamFindings(ctx context.Context, filter string, facets 
 	var after *string
 	for {
 		pctx, cancel := c.withDeadline(ctx)
+		pctx, capt := withCapture(pctx)
 		p := spotlight_vulnerabilities.NewCombinedQueryVulnerabilitiesParamsWithContext(pctx)
 		p.Filter = orMatchAll(filter)
 		p.Facet = facets
@@ -26,7 +27,7 @@ func (c *Client) NaiveStreamFindings(ctx context.Context, filter string, facets 
 		res, err := c.api.SpotlightVulnerabilities.CombinedQueryVulnerabilities(p)
 		cancel()
 		if err != nil {
-			return c.wrapErr(OpCombinedFindings, filter, err)
+			return c.wrapErrCapture(OpCombinedFindings, filter, err, capt)
 		}
 		if res.Payload == nil || len(res.Payload.Resources) == 0 {
 			return nil

@@ -80,6 +80,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.next.RoundTrip(r)
 		wait, why := c.classify(resp, err)
 		if why == "" || attempt >= maxRetries || ctx.Err() != nil {
+			captureError(ctx, resp)
 			return resp, err
 		}
 		if resp != nil {
@@ -215,4 +216,37 @@ func (c *Client) waitCooldown(ctx context.Context) error {
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "falcon: waiting for the rate-limit window", slog.Duration("wait", d))
 	return c.sleep(ctx, d)
+}
+
+// errCapture keeps the status, body and trace id of a failed response for
+// the caller that put it in the request context: gofalcon's generated
+// readers drop the body of statuses they do not model (a 400 from the
+// Hosts API, for example), and with it Falcon's explanation.
+type errCapture struct {
+	status int
+	body   []byte
+	trace  string
+}
+
+type captureKey struct{}
+
+func withCapture(ctx context.Context) (context.Context, *errCapture) {
+	capt := &errCapture{}
+	return context.WithValue(ctx, captureKey{}, capt), capt
+}
+
+func captureError(ctx context.Context, resp *http.Response) {
+	if resp == nil || resp.StatusCode < 400 {
+		return
+	}
+	capt, _ := ctx.Value(captureKey{}).(*errCapture)
+	if capt == nil {
+		return
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	capt.status, capt.body, capt.trace = resp.StatusCode, b, resp.Header.Get("X-Cs-Traceid")
 }
