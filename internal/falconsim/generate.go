@@ -177,7 +177,6 @@ type generator struct {
 	// remIDs caches the one-element id slice shared by all findings of a
 	// remediation (findings never modify it in place).
 	remIDs [][]string
-	cands  []genCandidate
 	// per-host finding index ranges, for alerts
 	hostFindings [][2]int
 	counters     map[string]int

@@ -527,7 +527,7 @@ var builtinScripts = map[string]string{
 
 func (st *hostState) runscript(flags map[string]string) (string, string) {
 	if _, raw := flags["raw"]; raw {
-		return "", "runscript: -Raw scripts are not simulated; use -CloudFile with one of: Disable-SMBv1, Get-Services, Stop-Service"
+		return "", "runscript: -Raw scripts are not simulated; use -CloudFile with one of: " + scriptNames()
 	}
 	name := flags["cloudfile"]
 	switch name {
@@ -565,7 +565,16 @@ func (st *hostState) runscript(flags map[string]string) (string, string) {
 		}
 		return b.String(), ""
 	case "":
-		return "", "runscript: -CloudFile=<name> is required"
+		return "", "runscript: -CloudFile=<name> is required; one of: " + scriptNames()
 	}
-	return "", "runscript: cloud file " + quoteForMsg(name) + " not found"
+	return "", "runscript: cloud file " + quoteForMsg(name) + " not found; available: " + scriptNames()
+}
+
+func scriptNames() string {
+	names := make([]string, 0, len(builtinScripts))
+	for n := range builtinScripts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }

@@ -1,7 +1,6 @@
 package falconsim
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -613,5 +612,3 @@ func (s *Server) mutate(f func(cur *snapshot) *snapshot) {
 	}
 }
 
-// ctxDone reports whether the request was abandoned.
-func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }

@@ -54,7 +54,6 @@ type snapshot struct {
 
 	evalOnce  sync.Once
 	evalByID  map[string]int32 // evaluation-logic id -> finding, built on first use
-	evalIDFor func(i int32) string
 
 	cache *queryCache
 }

@@ -61,7 +61,7 @@ func TestParsePolicyOverridesOnlyNamedKeys(t *testing.T) {
 	if p.Fingerprint() == DefaultPolicy().Fingerprint() {
 		t.Error("fingerprint must change with a value")
 	}
-	if DefaultPolicy().Fingerprint() != DefaultPolicy().Fingerprint() {
+	if a, b := DefaultPolicy(), DefaultPolicy(); a.Fingerprint() != b.Fingerprint() {
 		t.Error("fingerprint must be stable")
 	}
 	empty, err := ParsePolicy(nil)
