@@ -91,8 +91,9 @@ func benchCount(b *testing.B) int {
 	return n
 }
 
-// startSimChild starts the child simulator and returns a connected client.
-func startSimChild(b *testing.B, n int) *Client {
+// startSimChild starts the child simulator and returns a connected client
+// and a function that sets the simulator's faults.
+func startSimChild(b *testing.B, n int) (*Client, func(falconsim.Faults)) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envSimChild+"="+strconv.Itoa(n))
@@ -135,7 +136,18 @@ func startSimChild(b *testing.B, n int) *Client {
 		b.Fatal(err)
 	}
 	b.Cleanup(c.Close)
-	return c
+	setFaults := func(f falconsim.Faults) {
+		body, _ := json.Marshal(f)
+		resp, err := c.base.Post(info.URL+"/_sim/faults", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("setting faults: HTTP %d", resp.StatusCode)
+		}
+	}
+	return c, setFaults
 }
 
 // heapPeak samples the heap in use until stop is closed.
@@ -162,19 +174,26 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 
 func BenchmarkStreamFindings(b *testing.B) {
 	n := benchCount(b)
-	c := startSimChild(b, n)
+	c, setFaults := startSimChild(b, n)
 	ctx := context.Background()
+	// The "+latency" variants add 250ms to every API response: closer to a
+	// real Falcon cloud, where a 5000-finding page takes a while to come.
+	const latency = 250 * time.Millisecond
 	for _, bc := range []struct {
-		name string
-		run  func(fn func(*Finding) error) error
+		name    string
+		latency time.Duration
+		run     func(fn func(*Finding) error) error
 	}{
-		{"fast", func(fn func(*Finding) error) error { return c.StreamFindings(ctx, FindingQuery{}, fn) }},
-		{"fast-sequential", func(fn func(*Finding) error) error {
+		{"fast", 0, func(fn func(*Finding) error) error { return c.StreamFindings(ctx, FindingQuery{}, fn) }},
+		{"fast-sequential", 0, func(fn func(*Finding) error) error {
 			return c.StreamFindings(ctx, FindingQuery{Parallel: 1}, fn)
 		}},
-		{"naive", func(fn func(*Finding) error) error { return c.NaiveStreamFindings(ctx, "", nil, fn) }},
+		{"naive", 0, func(fn func(*Finding) error) error { return c.NaiveStreamFindings(ctx, "", nil, fn) }},
+		{"fast+latency", latency, func(fn func(*Finding) error) error { return c.StreamFindings(ctx, FindingQuery{}, fn) }},
+		{"naive+latency", latency, func(fn func(*Finding) error) error { return c.NaiveStreamFindings(ctx, "", nil, fn) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			setFaults(falconsim.Faults{Latency: bc.latency})
 			b.ReportAllocs()
 			var before, after runtime.MemStats
 			runtime.GC()
@@ -212,7 +231,7 @@ func BenchmarkStreamFindings(b *testing.B) {
 // simulator sends it.
 func benchPage(b *testing.B) []byte {
 	b.Helper()
-	c := startSimChild(b, MaxPageSize)
+	c, _ := startSimChild(b, MaxPageSize)
 	var buf bytes.Buffer
 	p := spotlight_vulnerabilities.NewCombinedQueryVulnerabilitiesParamsWithContext(context.Background())
 	p.Filter, p.Facet, p.Limit = matchAllFindings, DefaultFindingFacets, ptr(int64(MaxPageSize))

@@ -1,6 +1,7 @@
 package falcon
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -34,6 +35,25 @@ type Client struct {
 
 	remMu        sync.Mutex
 	remediations map[string]Remediation // GetRemediations cache
+
+	pageBufs sync.Pool // *bytes.Buffer for findings pages, reused across streams
+}
+
+// maxPooledPageBuf keeps unusually large page buffers out of the pool.
+const maxPooledPageBuf = 64 << 20
+
+func (c *Client) getPageBuf() *bytes.Buffer {
+	if b, ok := c.pageBufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (c *Client) putPageBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledPageBuf {
+		b.Reset()
+		c.pageBufs.Put(b)
+	}
 }
 
 // Stats are a Client's cumulative counters.

@@ -60,8 +60,9 @@ type cachedFacet[T any] struct {
 	bad int64 // unreadable timestamps inside, counted again on each use
 }
 
-// maxFacetCacheBytes bounds a facet cache's keys; it is reset past it.
-const maxFacetCacheBytes = 24 << 20
+// maxFacetCacheBytes bounds a facet cache (keys, and values counted as
+// their JSON size again); it is reset past it.
+const maxFacetCacheBytes = 32 << 20
 
 func newFacetCache() *facetCache {
 	return &facetCache{hosts: map[string]cachedFacet[HostFacet]{}, cves: map[string]cachedFacet[CVEFacet]{},
@@ -108,7 +109,7 @@ func cachedDecode[T any](d *findingsDecoder, pick func(*facetCache) map[string]c
 	l.pos = end
 	entry := cachedFacet[T]{v: *dst, bad: d.localBad.Load() - before}
 	fc.mu.Lock()
-	if fc.size+len(raw) > maxFacetCacheBytes {
+	if fc.size+2*len(raw) > maxFacetCacheBytes {
 		clear(fc.hosts)
 		clear(fc.cves)
 		clear(fc.rems)
@@ -116,7 +117,7 @@ func cachedDecode[T any](d *findingsDecoder, pick func(*facetCache) map[string]c
 	}
 	if _, dup := pick(fc)[string(raw)]; !dup {
 		pick(fc)[string(raw)] = entry
-		fc.size += len(raw)
+		fc.size += 2 * len(raw)
 	}
 	fc.mu.Unlock()
 	return nil
@@ -271,7 +272,7 @@ func (d *findingsDecoder) finding(f *Finding) error {
 		var err error
 		switch string(key) {
 		case "id":
-			f.ID, err = l.str()
+			f.ID, err = l.uniqueStr()
 		case "aid":
 			f.AID, err = l.str()
 		case "cid":

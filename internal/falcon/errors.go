@@ -296,11 +296,18 @@ func parseErrorBody(b []byte) errorBody {
 	return body
 }
 
-// Cursor is where one query (an exact filter) continues: pass Filter and
-// After back in a FindingQuery, or a list of them as FindingQuery.Resume.
+// Cursor is where one part of a findings stream continues. Pass a list of
+// them as FindingQuery.Resume; a Cursor with empty Sort and Exclude can
+// also be resumed as FindingQuery{Filter: c.Filter, After: c.After}.
 type Cursor struct {
 	Filter string `json:"filter"`
 	After  string `json:"after,omitempty"` // empty: from the start of Filter
+	// Sort is the sort the cursor was issued under (an after cursor is only
+	// valid with the same filter and sort).
+	Sort string `json:"sort,omitempty"`
+	// Exclude lists finding ids already delivered that this part would
+	// return again (findings of the second at which a dense shard was split).
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // PageError is a findings page that stayed truncated or invalid through all
@@ -320,9 +327,11 @@ func (e *PageError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "falcon: findings page (shard %d) stayed invalid after %d attempts: %v; %d findings were delivered before. ",
 		e.Shard, e.Attempts, e.Err, e.Fetched)
-	fmt.Fprintf(&b, "Resume with FindingQuery{Filter: %q, After: %q}", e.Filter, e.After)
-	if len(e.Pending) > 1 {
-		fmt.Fprintf(&b, " together with the other %d unfinished shards (FindingQuery{Resume: err.Pending})", len(e.Pending)-1)
+	if len(e.Pending) == 1 && e.Pending[0].Sort == "" && len(e.Pending[0].Exclude) == 0 {
+		fmt.Fprintf(&b, "Resume with FindingQuery{Filter: %q, After: %q}", e.Filter, e.After)
+	} else {
+		fmt.Fprintf(&b, "Resume with FindingQuery{Resume: err.Pending} (%d unfinished shards; the failing one is Filter %q, After %q)",
+			len(e.Pending), e.Filter, e.After)
 	}
 	b.WriteString(", or narrow the filter (e.g. a shorter created_timestamp range) to skip the bad page")
 	return b.String()

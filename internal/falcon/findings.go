@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/crowdstrike/gofalcon/falcon/client/spotlight_vulnerabilities"
 	oaruntime "github.com/go-openapi/runtime"
@@ -22,6 +20,7 @@ import (
 
 // Spotlight paging limits.
 const (
+	maxShards   = 4096 // bounds the shard list (and the PageError cursors)
 	MaxPageSize = 5000 // combinedQueryVulnerabilities' maximum limit
 	// maxGetFindings is getVulnerabilities' maximum number of ids.
 	maxGetFindings = 400
@@ -109,13 +108,16 @@ func (q *FindingQuery) normalize() error {
 }
 
 // StreamFindings calls fn for every finding matching q, on the calling
-// goroutine, one at a time. fn owns the *Finding it is given.
+// goroutine, one at a time. fn may keep the *Finding it is given; the
+// slices inside a finding's facets (a CVE's references, a host's tags) are
+// shared with other findings of the same CVE or host, so treat them as
+// read-only.
 //
 // For speed the query is split into disjoint created_timestamp ranges
 // (shards) fetched concurrently, each with its own cursor; the order of
 // findings across shards is therefore not defined (set Sort, or Parallel 1,
-// for Falcon's order). Memory is bounded by about 2×Parallel+1 pages,
-// whatever the tenant's size.
+// for Falcon's order). Memory is bounded by about 1.5×Parallel+1 pages
+// plus fixed-size caches, whatever the tenant's size.
 //
 // A page that arrives truncated or invalid is fetched again with the same
 // cursor (Config.PageRetries); if it stays bad, or a shard fails with a
@@ -165,202 +167,6 @@ func (c *Client) Findings(ctx context.Context, q FindingQuery) iter.Seq2[*Findin
 			yield(nil, err)
 		}
 	}
-}
-
-// planShards decides the shards: the resume cursors, a single sequential
-// query, or created_timestamp ranges sized from two probes (oldest and
-// newest finding). The ranges cover the filter exactly: the first is open
-// below and the last open above, so findings that appear while streaming
-// are not lost to a boundary.
-func (c *Client) planShards(ctx context.Context, q FindingQuery) ([]Cursor, error) {
-	switch {
-	case len(q.Resume) > 0:
-		return slices.Clone(q.Resume), nil
-	case q.After != "" || q.Sort != "" || q.Parallel == 1:
-		return []Cursor{{Filter: q.Filter, After: q.After}}, nil
-	}
-	dec := newFindingsDecoder(&c.stats.badTimestamps, nil)
-	var buf bytes.Buffer
-	first, meta, _, err := c.fetchFindingsPageRetry(ctx, dec, &buf, q.Filter, nil, "created_timestamp|asc", 1, "")
-	if err != nil {
-		return nil, probeErr(err)
-	}
-	if meta.Total == 0 && len(first) == 0 {
-		return nil, nil
-	}
-	whole := []Cursor{{Filter: q.Filter}}
-	if meta.Total <= int64(q.PageSize) || len(first) == 0 {
-		return whole, nil
-	}
-	last, _, _, err := c.fetchFindingsPageRetry(ctx, dec, &buf, q.Filter, nil, "created_timestamp|desc", 1, "")
-	if err != nil {
-		return nil, probeErr(err)
-	}
-	if len(last) == 0 || first[0].Created.IsZero() || last[0].Created.IsZero() {
-		return whole, nil
-	}
-	pages := (meta.Total + int64(q.PageSize) - 1) / int64(q.PageSize)
-	// Several shards per worker so that uneven ranges even out: a worker
-	// that finishes a sparse range picks up the next one.
-	n := int(min(pages, int64(q.Parallel*4)))
-	bounds := splitRange(first[0].Created, last[0].Created, n)
-	if len(bounds) == 0 {
-		return whole, nil
-	}
-	shards := make([]Cursor, 0, len(bounds)+1)
-	for i := 0; i <= len(bounds); i++ {
-		var lo, hi time.Time
-		if i > 0 {
-			lo = bounds[i-1]
-		}
-		if i < len(bounds) {
-			hi = bounds[i]
-		}
-		f, ok, err := shardFilter(q.Filter, lo, hi)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			c.log.LogAttrs(ctx, slog.LevelDebug, "falcon: filter not parsed by internal/fql; streaming without shards")
-			return whole, nil
-		}
-		shards = append(shards, Cursor{Filter: f})
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "falcon: findings sharded",
-		slog.Int64("total", meta.Total), slog.Int("shards", len(shards)), slog.Int("parallel", q.Parallel))
-	return shards, nil
-}
-
-// probeErr explains a failure of the sharding probes; API errors (bad
-// credentials, scope, filter) pass through unchanged.
-func probeErr(err error) error {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && !apiErr.Temporary() {
-		return err
-	}
-	return fmt.Errorf("falcon: probing the created_timestamp range to shard the findings query failed (nothing was delivered; retry, or set FindingQuery.Parallel to 1 to stream without sharding): %w", err)
-}
-
-// pageResult is one fetched page on its way to the consumer.
-type pageResult struct {
-	shard       int
-	after, next string
-	findings    []Finding
-	total       int64
-}
-
-// shardFailure is a worker's terminal error.
-type shardFailure struct {
-	shard    int
-	attempts int
-	err      error
-}
-
-func (c *Client) runShards(ctx context.Context, q FindingQuery, shards []Cursor, fn func(*Finding) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	facets := newFacetCache()
-	work := make(chan int, len(shards))
-	for i := range shards {
-		work <- i
-	}
-	close(work)
-	results := make(chan pageResult, q.Parallel)
-	var (
-		failOnce sync.Once
-		failure  *shardFailure
-		wg       sync.WaitGroup
-	)
-	fail := func(f *shardFailure) {
-		failOnce.Do(func() { failure = f })
-		cancel()
-	}
-	for range min(q.Parallel, len(shards)) {
-		wg.Go(func() {
-			dec := newFindingsDecoder(&c.stats.badTimestamps, facets)
-			var buf bytes.Buffer
-			for i := range work {
-				after := shards[i].After
-				for ctx.Err() == nil {
-					fs, meta, attempts, err := c.fetchFindingsPageRetry(ctx, dec, &buf, shards[i].Filter, q.Facets, q.Sort, q.PageSize, after)
-					if err != nil {
-						if ctx.Err() == nil {
-							fail(&shardFailure{shard: i, attempts: attempts, err: err})
-						}
-						return
-					}
-					next := meta.After
-					if len(fs) == 0 {
-						next = ""
-					}
-					select {
-					case results <- pageResult{shard: i, after: after, next: next, findings: fs, total: meta.Total}:
-					case <-ctx.Done():
-						return
-					}
-					if next == "" {
-						break
-					}
-					after = next
-				}
-				if ctx.Err() != nil {
-					return
-				}
-			}
-		})
-	}
-	go func() {
-		wg.Wait()
-		close(results)
-	}()
-
-	// Delivery state per shard: the cursor of its first undelivered page.
-	state := slices.Clone(shards)
-	done := make([]bool, len(shards))
-	var delivered int64
-	var stopErr error
-	for r := range results {
-		if stopErr != nil || ctx.Err() != nil {
-			continue // drain so the workers can exit
-		}
-		for j := range r.findings {
-			if err := fn(&r.findings[j]); err != nil {
-				stopErr = err
-				cancel()
-				break
-			}
-		}
-		if stopErr != nil {
-			continue
-		}
-		delivered += int64(len(r.findings))
-		state[r.shard].After = r.next
-		done[r.shard] = r.next == ""
-		if q.OnPage != nil {
-			q.OnPage(PageInfo{Shard: r.shard, Shards: len(shards), Filter: shards[r.shard].Filter, After: r.after,
-				Next: r.next, Count: len(r.findings), Total: r.total, Delivered: delivered})
-		}
-	}
-	switch {
-	case stopErr != nil:
-		return stopErr
-	case failure != nil:
-		var apiErr *APIError
-		if errors.As(failure.err, &apiErr) && !apiErr.Temporary() {
-			return failure.err // permanent: resuming would fail the same way
-		}
-		pe := &PageError{Shard: failure.shard, Filter: shards[failure.shard].Filter, After: state[failure.shard].After,
-			Fetched: int(delivered), Attempts: failure.attempts, Err: failure.err}
-		pe.Pending = append(pe.Pending, state[failure.shard])
-		for i := range state {
-			if !done[i] && i != failure.shard {
-				pe.Pending = append(pe.Pending, state[i])
-			}
-		}
-		return pe
-	}
-	return context.Cause(ctx)
 }
 
 // invalidPageError marks a page that was truncated or not valid JSON.

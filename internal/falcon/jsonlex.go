@@ -347,6 +347,16 @@ func (l *lexer) hex4() (rune, bool) {
 	return r, true
 }
 
+// uniqueStr reads a string that is not worth interning (an id that occurs
+// once per stream).
+func (l *lexer) uniqueStr() (string, error) {
+	if l.null() {
+		return "", nil
+	}
+	b, err := l.rawString()
+	return string(b), err
+}
+
 // str reads a string (null → ""), interned when an interner is attached.
 func (l *lexer) str() (string, error) {
 	if l.null() {
@@ -523,8 +533,9 @@ type interner struct {
 }
 
 const (
-	internMaxLen   = 4 << 10 // longer strings are rare and not worth keeping
-	internMaxBytes = 8 << 20 // reset past this, keeping memory bounded
+	internMaxLen     = 4 << 10 // longer strings are rare and not worth keeping
+	internMaxBytes   = 4 << 20 // reset past this (or internMaxEntries), keeping memory bounded
+	internMaxEntries = 64 << 10
 )
 
 func newInterner() *interner { return &interner{m: make(map[string]string, 1024)} }
@@ -537,7 +548,7 @@ func (in *interner) get(b []byte) string {
 	if len(b) > internMaxLen {
 		return s
 	}
-	if in.bytes+len(s) > internMaxBytes {
+	if in.bytes+len(s) > internMaxBytes || len(in.m) >= internMaxEntries {
 		clear(in.m)
 		in.bytes = 0
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vulnpilot/vulnpilot/internal/falconsim"
 	"github.com/vulnpilot/vulnpilot/internal/fql"
@@ -355,4 +356,81 @@ func TestPageErrorAndResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// skewTenant piles findings onto few seconds: a third in one second, most
+// of the rest in the last days, a sparse tail over years. Shards then split
+// while streaming, with page boundaries inside a second.
+func skewTenant(t testing.TB, n int, seed int64) *falconsim.Tenant {
+	ten := genTenant(t, n, seed)
+	end := ten.Now.Add(-time.Hour).Truncate(time.Second)
+	for i := range ten.Findings {
+		f := &ten.Findings[i]
+		var at time.Time
+		switch {
+		case i%3 == 0:
+			at = end.Add(-48 * time.Hour) // one very dense second
+		case i%10 == 1:
+			at = end.Add(-time.Duration(i) * 7 * time.Hour) // sparse history
+		default:
+			at = end.Add(-time.Duration(i%5000) * 37 * time.Second)
+		}
+		f.Created = at
+		f.Updated = at
+		if f.Closed != nil && f.Closed.Before(at) {
+			c := at.Add(time.Hour)
+			f.Closed = &c
+		}
+	}
+	return ten
+}
+
+func TestStreamSplitsDenseShardsExactly(t *testing.T) {
+	env := startSim(t, skewTenant(t, 9000, 67), falconsim.Faults{})
+	c := env.client(t, nil)
+	want := tenantFindingIDs(env.tenant)
+	maxShards := 0
+	totals := map[int]int64{}
+	ids, err := collect(t, c, FindingQuery{PageSize: 400, Parallel: 3, OnPage: func(p PageInfo) {
+		maxShards = max(maxShards, p.Shards)
+		totals[p.Shard] = p.Total
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sameIDs(ids, want); err != nil {
+		t.Fatal(err)
+	}
+	if maxShards <= 3 {
+		t.Errorf("dense shards were not split (%d shards)", maxShards)
+	}
+	var sum int64
+	for _, v := range totals {
+		sum += v
+	}
+	if sum != int64(len(want)) {
+		t.Errorf("per-shard totals add up to %d, want %d", sum, len(want))
+	}
+
+	// A failure after splits resumes exactly from the pending cursors,
+	// exclusions included.
+	c2 := env.client(t, func(cfg *Config) { cfg.PageRetries = -1 })
+	if err := env.srv.SetFaults(falconsim.Faults{TruncatePage: 9}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := collect(t, c2, FindingQuery{PageSize: 400, Parallel: 3})
+	var pe *PageError
+	if !errors.As(err, &pe) {
+		t.Fatalf("got %v, want a *PageError", err)
+	}
+	if err := env.srv.SetFaults(falconsim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := collect(t, c2, FindingQuery{Resume: pe.Pending, PageSize: 400, Parallel: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sameIDs(append(first, rest...), want); err != nil {
+		t.Fatalf("after resume: %v (pending %d cursors)", err, len(pe.Pending))
+	}
 }
