@@ -30,6 +30,7 @@ type Config struct {
 	Intel  Intel  `yaml:"intel"`
 	Run    Run    `yaml:"run"`
 	Log    Log    `yaml:"log"`
+	Server Server `yaml:"server"` // vulnpilot serve (server.go)
 
 	// Source is where the configuration came from (file path or "defaults"),
 	// for messages.
