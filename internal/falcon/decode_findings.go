@@ -62,7 +62,7 @@ type cachedFacet[T any] struct {
 
 // maxFacetCacheBytes bounds a facet cache (keys, and values counted as
 // their JSON size again); it is reset past it.
-const maxFacetCacheBytes = 32 << 20
+const maxFacetCacheBytes = 16 << 20
 
 func newFacetCache() *facetCache {
 	return &facetCache{hosts: map[string]cachedFacet[HostFacet]{}, cves: map[string]cachedFacet[CVEFacet]{},

@@ -534,8 +534,8 @@ type interner struct {
 
 const (
 	internMaxLen     = 4 << 10 // longer strings are rare and not worth keeping
-	internMaxBytes   = 4 << 20 // reset past this (or internMaxEntries), keeping memory bounded
-	internMaxEntries = 64 << 10
+	internMaxBytes   = 2 << 20 // reset past this (or internMaxEntries), keeping memory bounded
+	internMaxEntries = 32 << 10
 )
 
 func newInterner() *interner { return &interner{m: make(map[string]string, 1024)} }

@@ -403,6 +403,11 @@ func (c *Client) splitRest(q FindingQuery, set *shardSet, sh shard, fs []Finding
 	if rest <= int64(q.PageSize) || len(fs) == 0 {
 		return nil // one more request finishes it
 	}
+	if len(set.queue) >= q.Parallel {
+		// Enough work is queued for every worker: splitting would only add
+		// requests (and server-side work per distinct filter).
+		return nil
+	}
 	lastAt := fs[len(fs)-1].Created
 	if lastAt.IsZero() {
 		return nil
@@ -411,8 +416,10 @@ func (c *Client) splitRest(q FindingQuery, set *shardSet, sh shard, fs []Finding
 	if !sh.lo.IsZero() && !at.After(sh.lo) {
 		return nil // the page did not get past the shard's first second
 	}
+	// Enough parts to feed every worker; a part that is still dense splits
+	// again after its own first page if workers run short.
 	per := int64(q.PageSize) * 3 / 4
-	n := int(min(max((rest+per-1)/per, 2), int64(set.room())))
+	n := int(min(max((rest+per-1)/per, 2), int64(2*q.Parallel), int64(set.room())))
 	spanHi := sh.spanHi
 	if at.After(spanHi) {
 		spanHi = at
