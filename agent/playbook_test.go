@@ -2,12 +2,15 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vulnpilot/vulnpilot/internal/cvedata"
 	"github.com/vulnpilot/vulnpilot/internal/exploitmodel"
+	"github.com/vulnpilot/vulnpilot/internal/falcon"
 	"github.com/vulnpilot/vulnpilot/internal/falconsim"
 	"github.com/vulnpilot/vulnpilot/internal/intel"
 	"github.com/vulnpilot/vulnpilot/internal/localfalcon"
@@ -148,5 +151,76 @@ func TestIncrementalRunPullsOnlyChanges(t *testing.T) {
 	runs, err := st.Runs(ctx, "tenant-x", 5)
 	if err != nil || len(runs) != 2 || runs[0].Mode != ModeIncremental {
 		t.Fatalf("recorded runs %+v err %v", runs, err)
+	}
+}
+
+// A run against a misbehaving Falcon (429s, 5xx, a truncated page) still
+// completes with exactly the findings a clean run sees.
+func TestRunSurvivesInjectedFaults(t *testing.T) {
+	ctx := context.Background()
+	tn := generate(t)
+	open := 0
+	for _, f := range tn.Findings {
+		if isOpen(f.Status) {
+			open++
+		}
+	}
+	conn, err := localfalcon.Start(ctx, tn, localfalcon.Options{
+		Faults: falconsim.Faults{RateLimitEvery: 4, RetryAfter: time.Millisecond, ErrorRate: 0.1, TruncatePage: 2, Seed: 3},
+		Client: falcon.Config{RetryBaseDelay: time.Millisecond, RetryMaxDelay: 5 * time.Millisecond, MaxRetries: 8},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p := Prioritize{Source: conn.Client, Tenant: "faulty", Options: options(t, tn.Now)}
+	p.Options.Plan.FleetMinHosts = 5
+	res, err := p.Run(ctx)
+	if err != nil {
+		t.Fatalf("run with retryable faults failed: %v", err)
+	}
+	if res.Run.Pulled != open || res.Snapshot.Summary().Findings != open {
+		t.Fatalf("pulled %d / assessed %d findings, want %d", res.Run.Pulled, res.Snapshot.Summary().Findings, open)
+	}
+	st := conn.Server.Stats()
+	var injected int64
+	for _, n := range st.Faults {
+		injected += n
+	}
+	if injected < 3 {
+		t.Fatalf("faults were not exercised: %+v", st.Faults)
+	}
+}
+
+// When a page stays broken, the run fails with an error that says how to
+// resume, and records nothing as pulled: the watermark does not move.
+func TestRunFailsResumablyOnPersistentBadPage(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tn := generate(t)
+	conn, err := localfalcon.Start(ctx, tn, localfalcon.Options{Client: falcon.Config{PageRetries: -1, RetryBaseDelay: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Server.SetFaults(falconsim.Faults{TruncatePage: 3}); err != nil { // the first page after the two range probes
+		t.Fatal(err)
+	}
+	p := Prioritize{Source: conn.Client, Store: st, Tenant: "broken", Incremental: true, Options: options(t, tn.Now)}
+	_, err = p.Run(ctx)
+	var pe *falcon.PageError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "Resume with") {
+		t.Fatalf("want a resumable *falcon.PageError, got %v", err)
+	}
+	if _, ok, _ := st.Watermark(ctx, "broken"); ok {
+		t.Fatal("a failed pull must not set a watermark")
+	}
+	runs, _ := st.Runs(ctx, "broken", 1)
+	if len(runs) != 1 || runs[0].Status != "failed" || runs[0].Error == "" {
+		t.Fatalf("failed run not recorded: %+v", runs)
 	}
 }
