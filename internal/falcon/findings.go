@@ -62,14 +62,17 @@ type FindingQuery struct {
 
 // PageInfo reports progress after each delivered page.
 type PageInfo struct {
-	Shard     int    // shard index
-	Shards    int    // number of shards
-	Filter    string // the shard's complete filter
-	After     string // cursor the page was fetched with
-	Next      string // the shard's next cursor; empty when the shard is done
-	Count     int    // findings in this page
-	Total     int64  // the shard's total, as Falcon reports it
-	Delivered int64  // findings delivered by the stream so far, this page included
+	Shard  int    // shard index
+	Shards int    // number of shards
+	Filter string // the shard's complete filter
+	After  string // cursor the page was fetched with
+	Next   string // the shard's next cursor; empty when the shard is done
+	Count  int    // findings in this page
+	// Total is the shard's share of the stream: the latest Total of every
+	// shard adds up to the findings streamed (a shard split while streaming
+	// reports just the page it kept; its parts report the rest).
+	Total     int64
+	Delivered int64 // findings delivered by the stream so far, this page included
 }
 
 // Page is one page of findings, for cursor-driven callers (MCP tools).
