@@ -95,6 +95,8 @@ func StartGenerated(ctx context.Context, gen falconsim.GenerateOptions, opts Opt
 
 // Close stops the simulator.
 func (c *Conn) Close() {
+	// Idle client connections would hold the server's shutdown for seconds.
+	c.Client.Close()
 	c.Running.Close()
 	c.cancel()
 }
