@@ -38,6 +38,8 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"eval":    {"measure prioritization on labelled scenarios against baselines; --real-data: the exploitation model's report", cmdEval},
+		"model":   {"the exploitation-likelihood model: model train retrains it reproducibly", cmdModel},
 		"run":     {"pull, score and prioritize findings into a remediation queue", cmdRun},
 		"sim":     {"the offline Falcon simulator: generate a tenant, serve it over HTTPS", cmdSim},
 		"version": {"print the version", cmdVersion},
