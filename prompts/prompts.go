@@ -22,7 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed mcp/*.md
+//go:embed mcp/*.md guides/*.md
 var files embed.FS
 
 // Arg is one prompt argument.
@@ -58,6 +58,32 @@ var loadMCP = sync.OnceValues(func() ([]Prompt, error) { return parseDir(files, 
 func MCP() ([]Prompt, error) {
 	ps, err := loadMCP()
 	return slices.Clone(ps), err
+}
+
+// Guide returns the latest version of guides/<name>.v<N>.md and its file
+// name, e.g. Guide("fql").
+func Guide(name string) (text, file string, err error) {
+	entries, err := fs.ReadDir(files, "guides")
+	if err != nil {
+		return "", "", err
+	}
+	best := -1
+	for _, e := range entries {
+		m := fileName.FindStringSubmatch(e.Name())
+		if m == nil || m[1] != name {
+			continue
+		}
+		var v int
+		fmt.Sscan(m[2], &v)
+		if v > best {
+			best, file = v, e.Name()
+		}
+	}
+	if best < 0 {
+		return "", "", fmt.Errorf("prompts: no guide %q", name)
+	}
+	b, err := fs.ReadFile(files, path.Join("guides", file))
+	return string(b), file, err
 }
 
 var fileName = regexp.MustCompile(`^([a-z0-9_]+)\.v([0-9]+)\.md$`)

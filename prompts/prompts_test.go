@@ -86,3 +86,13 @@ func TestParseDirPicksLatestVersionAndChecksNames(t *testing.T) {
 		}
 	}
 }
+
+func TestGuide(t *testing.T) {
+	text, file, err := Guide("fql")
+	if err != nil || file != "fql.v1.md" || !strings.Contains(text, "## Syntax") {
+		t.Fatalf("%s %v", file, err)
+	}
+	if _, _, err := Guide("nope"); err == nil {
+		t.Fatal("unknown guide found")
+	}
+}

@@ -157,6 +157,10 @@ func clean(s string, max int) string {
 	return string(out)
 }
 
+// CleanText is clean for other packages that place external text in
+// results (resources, the agent).
+func CleanText(s string, max int) string { return clean(s, max) }
+
 // cleanAll cleans each string and keeps at most n of them.
 func cleanAll(in []string, n, max int) []string {
 	out := make([]string, 0, min(len(in), n))

@@ -222,11 +222,14 @@ func (sp *argSpec) buildSchema() (json.RawMessage, error) {
 		}
 	}
 	b.WriteString(`}`)
-	if len(required) > 0 {
-		rb, _ := json.Marshal(required)
-		b.WriteString(`,"required":`)
-		b.Write(rb)
+	// "required" is always present (possibly empty) so the schema reads the
+	// same after clients decode and re-encode it.
+	if required == nil {
+		required = []string{}
 	}
+	rb, _ := json.Marshal(required)
+	b.WriteString(`,"required":`)
+	b.Write(rb)
 	b.WriteString(`,"additionalProperties":false}`)
 	return b.Bytes(), nil
 }
