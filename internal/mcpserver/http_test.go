@@ -82,7 +82,7 @@ func TestHTTPAuthentication(t *testing.T) {
 	ts := startHTTP(t, HTTPOptions{Addr: "127.0.0.1:0"})
 	body := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
 	tests := []struct {
-		name, auth string
+		name, auth    string
 		wantChallenge string
 	}{
 		{"no header", "", `Bearer realm="vulnpilot"`},
