@@ -94,7 +94,24 @@ func (p *Prioritize) Run(ctx context.Context) (*Result, error) {
 
 	delta := store.Delta{Tenant: p.Tenant, TenantLabel: p.TenantLabel, Replace: !haveWM, Watermark: wm}
 	keep := p.Incremental
-	q := falcon.FindingQuery{Filter: filter, OnPage: snapshot.PageProgress(p.Options.Progress)}
+	progress := snapshot.PageProgress(p.Options.Progress)
+	shardTotals := map[int]int64{}
+	q := falcon.FindingQuery{Filter: filter, OnPage: func(pi falcon.PageInfo) {
+		// Each shard announces its total on its first page: pre-size for
+		// what is announced so far.
+		if _, seen := shardTotals[pi.Shard]; !seen {
+			shardTotals[pi.Shard] = pi.Total
+			var sum int64
+			for _, t := range shardTotals {
+				sum += t
+			}
+			b.Grow(int(sum) - b.Len())
+		}
+		if progress != nil {
+			progress(pi)
+		}
+	}}
+	pullStart := time.Now()
 	err = p.Source.StreamFindings(ctx, q, func(f *falcon.Finding) error {
 		run.Pulled++
 		switch f.Status {
@@ -118,6 +135,7 @@ func (p *Prioritize) Run(ctx context.Context) (*Result, error) {
 		p.recordFailure(ctx, run, err)
 		return nil, fmt.Errorf("pull findings: %w", err)
 	}
+	pullTook := time.Since(pullStart)
 	snap, err := b.Finish(ctx, p.Source)
 	if err != nil {
 		p.recordFailure(ctx, run, err)
@@ -142,7 +160,11 @@ func (p *Prioritize) Run(ctx context.Context) (*Result, error) {
 			log.Warn("could not record the run", "err", err)
 		}
 	}
-	log.Info("prioritization finished", "mode", run.Mode, "pulled", run.Pulled, "findings", run.Findings, "work_items", run.Items)
+	attrs := []any{"mode", run.Mode, "pulled", run.Pulled, "findings", run.Findings, "work_items", run.Items, "pull", pullTook.Round(time.Millisecond)}
+	for _, t := range snap.Timings() {
+		attrs = append(attrs, t.Phase, t.Duration.Round(time.Millisecond))
+	}
+	log.Info("prioritization finished", attrs...)
 	return &Result{Snapshot: snap, Run: run}, nil
 }
 

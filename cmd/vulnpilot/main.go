@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"run":     {"pull, score and prioritize findings into a remediation queue", cmdRun},
 		"sim":     {"the offline Falcon simulator: generate a tenant, serve it over HTTPS", cmdSim},
 		"version": {"print the version", cmdVersion},
+		"bench":   {"performance benchmarks against the simulator (bench fetch: 1M findings)", cmdBench},
 	}
 }
 

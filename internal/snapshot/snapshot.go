@@ -78,6 +78,23 @@ type Snapshot struct {
 	items   []plan.WorkItem
 	itemIdx map[string]int
 	summary Summary
+	timings []Timing
+}
+
+// Timing is how long one phase of Finish took.
+type Timing struct {
+	Phase    string        `json:"phase"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Timings are the durations of the enrichment, scoring and planning phases.
+func (s *Snapshot) Timings() []Timing { return s.timings }
+
+func (s *Snapshot) timed(phase string, fn func() error) error {
+	t0 := time.Now()
+	err := fn()
+	s.timings = append(s.timings, Timing{phase, time.Since(t0)})
+	return err
 }
 
 // compact is one finding, with repeated data interned.
@@ -105,8 +122,9 @@ type hostEntry struct {
 	aid    string
 	facet  falcon.HostFacet
 	detail *falcon.Host
-	bu     string
-	team   string
+	ref    plan.HostRef // derived once in Finish (business unit, team)
+	bu     string       // = ref.BusinessUnit
+	team   string       // = ref.Team
 }
 
 type cveEntry struct {
@@ -197,6 +215,22 @@ func (b *Builder) Add(f *falcon.Finding) {
 	s.findings = append(s.findings, c)
 }
 
+// Grow pre-sizes the builder for n more findings (a pull's announced
+// total), sparing a million-finding pull the rehashing and copying of
+// growing maps and slices.
+func (b *Builder) Grow(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.s
+	if n <= 0 || s == nil || len(s.findings)+n <= cap(s.findings) {
+		return
+	}
+	s.findings = slices.Grow(s.findings, n)
+	if len(s.byID) == 0 {
+		s.byID = make(map[string]int32, n)
+	}
+}
+
 // Remove marks a finding closed (an incremental pull saw it close).
 func (b *Builder) Remove(id string) {
 	b.mu.Lock()
@@ -268,7 +302,10 @@ func (s *Snapshot) internRem(f *falcon.Finding) int32 {
 			ids = append(ids, r.ID)
 		}
 	}
-	key := strings.Join(ids, "\x00")
+	key := ids[0] // the common case: one remediation, no allocation
+	if len(ids) > 1 {
+		key = strings.Join(ids, "\x00")
+	}
 	if i, ok := s.remIdx[key]; ok {
 		if len(s.rems[i].entities) == 0 && len(f.Remediations) > 0 {
 			s.rems[i].entities = f.Remediations
@@ -343,18 +380,19 @@ func (b *Builder) Finish(ctx context.Context, src Source) (*Snapshot, error) {
 		return nil, errors.New("snapshot: builder already finished")
 	}
 	for i := range s.hosts {
-		ref := plan.HostRefFrom(s.hosts[i].facet, s.hosts[i].aid)
-		s.hosts[i].bu, s.hosts[i].team = ref.BusinessUnit, ref.Team
+		h := &s.hosts[i]
+		h.ref = plan.HostRefFrom(h.facet, h.aid)
+		h.bu, h.team = h.ref.BusinessUnit, h.ref.Team
 	}
 	if src != nil {
-		if err := s.fetchContext(ctx, src); err != nil {
+		if err := s.timed("falcon context (alerts, hosts, intel)", func() error { return s.fetchContext(ctx, src) }); err != nil {
 			return nil, err
 		}
 	}
-	s.enrichCVEs()
-	s.score()
-	s.planItems()
-	s.summarize()
+	_ = s.timed("enrich (KEV, EPSS, model)", func() error { s.enrichCVEs(); return nil })
+	_ = s.timed("score", func() error { s.score(); return nil })
+	_ = s.timed("plan", func() error { s.planItems(); return nil })
+	_ = s.timed("summarize", func() error { s.summarize(); return nil })
 	return s, nil
 }
 
@@ -606,7 +644,7 @@ func (s *Snapshot) member(i int) plan.Member {
 		Tier:      tiers[c.tier],
 		Due:       time.Unix(c.due, 0).UTC(),
 		Overdue:   c.overdue,
-		Host:      plan.HostRefFrom(h.facet, h.aid),
+		Host:      h.ref,
 	}
 	if c.rem >= 0 {
 		rs := &s.rems[c.rem]

@@ -16,7 +16,7 @@ import (
 	"github.com/vulnpilot/vulnpilot/internal/risk"
 )
 
-func testOptions(t *testing.T, now time.Time) Options {
+func testOptions(t testing.TB, now time.Time) Options {
 	t.Helper()
 	eng, err := risk.NewEngine(risk.DefaultPolicy())
 	if err != nil {

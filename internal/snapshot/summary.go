@@ -109,7 +109,7 @@ func (s *Snapshot) summarize() {
 			sum.ThreatActive++
 		}
 		h := &s.hosts[c.host]
-		add(bu, h.bu, c)
+		add(bu, h.ref.BusinessUnit, c)
 		add(plat, h.facet.Platform, c)
 	}
 	for _, it := range s.items {
