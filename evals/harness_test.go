@@ -2,6 +2,7 @@ package evals
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -273,5 +274,21 @@ func TestBaselineRules(t *testing.T) {
 	cvss := baselines[0].rank(facts)
 	if len(cvss.groups) != 3 || len(cvss.groups[0]) != 2 {
 		t.Fatalf("CVSS-only must tie the two 9.8s: %v", cvss.groups)
+	}
+}
+
+// A unit a system leaves out of its queue counts as ranked last.
+func TestOmittedUnitsRankLast(t *testing.T) {
+	a, b := Unit{"h1", "CVE-2024-0001"}, Unit{"h2", "CVE-2024-0002"}
+	sc := &Scenario{Name: "s", Labels: []Label{{Unit: a, Tier: P1, Why: "x"}, {Unit: b, Tier: P4, Why: "y"}}}
+	o := &outcome{sc: sc, units: []Unit{a, b}, bod: map[Unit]BODDecision{}}
+	rk := &ranking{name: "partial", groups: [][]Unit{{b}}, tier: map[Unit]Tier{b: P4}}
+	sr := scoreScenario(o, rk)
+	want := 1 / math.Log2(3)
+	if sr.NDCGAt10 == nil || math.Abs(*sr.NDCGAt10-want) > 1e-9 {
+		t.Fatalf("NDCG@10 %v, want %v", sr.NDCGAt10, want)
+	}
+	if sr.P1.FN != 1 || sr.TierAgree != 1 {
+		t.Fatalf("P1 %+v, tier agreement %d", sr.P1, sr.TierAgree)
 	}
 }

@@ -62,10 +62,13 @@ type SystemResult struct {
 	P1           Counts   `json:"p1"`
 	BODAgreement float64  `json:"bod_agreement"`
 	BODAgree     int      `json:"bod_agree"`
-	Units        int      `json:"units"`
-	TopKHits     float64  `json:"top_k_hits"`
-	TopKTotal    int      `json:"top_k_total"`
-	TopKHitRate  float64  `json:"top_k_hit_rate"`
+	// TierAccuracy is the share of units whose tier equals the label.
+	TierAccuracy float64 `json:"tier_accuracy"`
+	TierAgree    int     `json:"tier_agree"`
+	Units        int     `json:"units"`
+	TopKHits     float64 `json:"top_k_hits"`
+	TopKTotal    int     `json:"top_k_total"`
+	TopKHitRate  float64 `json:"top_k_hit_rate"`
 	// InjectionEffects counts units whose tier, queue position or score
 	// changed between a scenario with planted instructions and its
 	// sanitized twin.
@@ -156,6 +159,7 @@ func aggregate(fixtures string, outs []*outcome) *Report {
 			}
 			res.P1.Add(sr.P1)
 			res.BODAgree += sr.BODAgree
+			res.TierAgree += sr.TierAgree
 			res.Units += sr.Units
 			res.TopKHits += sr.TopKHits
 			res.TopKTotal += sr.TopKTotal
@@ -170,6 +174,7 @@ func aggregate(fixtures string, outs []*outcome) *Report {
 		res.P1Recall = ptr(res.P1.Recall())
 		if res.Units > 0 {
 			res.BODAgreement = float64(res.BODAgree) / float64(res.Units)
+			res.TierAccuracy = float64(res.TierAgree) / float64(res.Units)
 		}
 		if res.TopKTotal > 0 {
 			res.TopKHitRate = res.TopKHits / float64(res.TopKTotal)
@@ -195,12 +200,25 @@ func mean(xs []float64) float64 {
 
 func scoreScenario(o *outcome, rk *ranking) ScenarioResult {
 	sr := ScenarioResult{Scenario: o.sc.Name, Units: len(o.units), HallucinatedIDs: rk.hallucinated}
-	rels := make([][]int, len(rk.groups))
+	rels := make([][]int, len(rk.groups), len(rk.groups)+1)
+	placed := map[Unit]bool{}
 	for i, g := range rk.groups {
 		for _, u := range g {
 			l, _ := o.sc.Label(u)
 			rels[i] = append(rels[i], l.Tier.Relevance())
+			placed[u] = true
 		}
+	}
+	// A labelled unit the system left out ranks after everything it
+	// returned, so that omitting relevant work cannot raise NDCG.
+	var missing []int
+	for _, l := range o.sc.Labels {
+		if !placed[l.Unit] {
+			missing = append(missing, l.Tier.Relevance())
+		}
+	}
+	if len(missing) > 0 {
+		rels = append(rels, missing)
 	}
 	sr.NDCGAt10 = ptr(NDCGAtK(rels, NDCGShort))
 	sr.NDCGAt20 = ptr(NDCGAtK(rels, NDCGLong))
@@ -251,11 +269,17 @@ func inTop(rk *ranking, spans map[Unit][2]int, c Rank) float64 {
 }
 
 func plannerDisagreements(o *outcome, rk *ranking) []Disagreement {
+	position := func(u Unit) int {
+		if p, ok := rk.itemPos[u]; ok {
+			return p + 1
+		}
+		return 0
+	}
 	var out []Disagreement
 	for _, l := range o.sc.Labels {
 		if got := rk.tier[l.Unit]; got != l.Tier {
 			out = append(out, Disagreement{Scenario: o.sc.Name, Unit: l.Unit, Label: l.Tier, Planner: got,
-				BOD: o.bod[l.Unit].Tier, Kind: "tier", Position: rk.itemPos[l.Unit] + 1, Why: l.Why})
+				BOD: o.bod[l.Unit].Tier, Kind: "tier", Position: position(l.Unit), Why: l.Why})
 		}
 	}
 	spans := rk.spans()
@@ -263,14 +287,14 @@ func plannerDisagreements(o *outcome, rk *ranking) []Disagreement {
 		if inTop(rk, spans, c) < 1 {
 			l, _ := o.sc.Label(c.Unit)
 			out = append(out, Disagreement{Scenario: o.sc.Name, Unit: c.Unit, Label: l.Tier, Planner: rk.tier[c.Unit],
-				BOD: o.bod[c.Unit].Tier, Kind: "top_k", K: c.K, Position: rk.itemPos[c.Unit] + 1, Why: c.Why})
+				BOD: o.bod[c.Unit].Tier, Kind: "top_k", K: c.K, Position: position(c.Unit), Why: c.Why})
 		}
 	}
 	for _, c := range o.sc.NotTopK {
 		if inTop(rk, spans, c) > 0 {
 			l, _ := o.sc.Label(c.Unit)
 			out = append(out, Disagreement{Scenario: o.sc.Name, Unit: c.Unit, Label: l.Tier, Planner: rk.tier[c.Unit],
-				BOD: o.bod[c.Unit].Tier, Kind: "not_top_k", K: c.K, Position: rk.itemPos[c.Unit] + 1, Why: c.Why})
+				BOD: o.bod[c.Unit].Tier, Kind: "not_top_k", K: c.K, Position: position(c.Unit), Why: c.Why})
 		}
 	}
 	return out
@@ -315,10 +339,10 @@ func hits(h float64, total int) string {
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "%d scenarios, %d CVE × host units (%s)\n\n", len(r.Scenarios), r.Labels.Units, r.Fixtures)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\tNDCG@10\tNDCG@20\tP1 prec\tP1 recall\tBOD agree\ttop-K\tinjection\tgate viol.\thalluc. ids\t")
+	fmt.Fprintln(tw, "system\tNDCG@10\tNDCG@20\tP1 prec\tP1 recall\ttier=label\tBOD agree\ttop-K\tinjection\tgate viol.\thalluc. ids\t")
 	for _, s := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n", s.Name, f3(s.NDCGAt10), f3(s.NDCGAt20), f3p(s.P1Precision),
-			f3p(s.P1Recall), f3(s.BODAgreement), hits(s.TopKHits, s.TopKTotal), s.InjectionEffects, s.GateViolations, s.HallucinatedIDs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n", s.Name, f3(s.NDCGAt10), f3(s.NDCGAt20), f3p(s.P1Precision),
+			f3p(s.P1Recall), f3(s.TierAccuracy), f3(s.BODAgreement), hits(s.TopKHits, s.TopKTotal), s.InjectionEffects, s.GateViolations, s.HallucinatedIDs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -371,11 +395,11 @@ func mdEscape(s string) string {
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "# vulnpilot eval\n\n%d scenarios, %d CVE × host units (labels: %s), fixtures `%s`.\n\n",
 		len(r.Scenarios), r.Labels.Units, tierMix(r.Labels.ByTier), r.Fixtures)
-	fmt.Fprintln(w, "| System | NDCG@10 | NDCG@20 | P1 precision | P1 recall | BOD 26-04 agreement | Top-K hits | Injection effects | Gate violations | Hallucinated ids |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| System | NDCG@10 | NDCG@20 | P1 precision | P1 recall | Tier = label | BOD 26-04 agreement | Top-K hits | Injection effects | Gate violations | Hallucinated ids |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, s := range r.Results {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %d | %d | %d |\n", s.Name, f3(s.NDCGAt10), f3(s.NDCGAt20),
-			f3p(s.P1Precision), f3p(s.P1Recall), f3(s.BODAgreement), hits(s.TopKHits, s.TopKTotal), s.InjectionEffects, s.GateViolations, s.HallucinatedIDs)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d |\n", s.Name, f3(s.NDCGAt10), f3(s.NDCGAt20),
+			f3p(s.P1Precision), f3p(s.P1Recall), f3(s.TierAccuracy), f3(s.BODAgreement), hits(s.TopKHits, s.TopKTotal), s.InjectionEffects, s.GateViolations, s.HallucinatedIDs)
 	}
 	fmt.Fprintf(w, "\nNDCG is averaged over scenarios (macro); P1 precision/recall, BOD agreement and top-K hits pool all units (micro). The hand labels themselves agree with the harness's BOD 26-04 tier on %.1f%% of units.\n",
 		100*r.Labels.BODAgreement)
