@@ -41,7 +41,9 @@ func commands() map[string]command {
 		"eval":    {"measure prioritization on labelled scenarios against baselines; --real-data: the exploitation model's report", cmdEval},
 		"model":   {"the exploitation-likelihood model: model train retrains it reproducibly", cmdModel},
 		"run":     {"pull, score and prioritize findings into a remediation queue", cmdRun},
+		"serve":   {"MCP server for Claude Desktop, ChatGPT and other MCP clients (stdio, or HTTP with bearer tokens)", cmdServe},
 		"sim":     {"the offline Falcon simulator: generate a tenant, serve it over HTTPS", cmdSim},
+		"tools":   {"list the MCP tools with scopes and annotations (--markdown: the README table)", cmdTools},
 		"version": {"print the version", cmdVersion},
 		"bench":   {"performance benchmarks against the simulator (bench fetch: 1M findings)", cmdBench},
 	}
