@@ -26,6 +26,11 @@ demo: build
 ## test: everything CI checks (lint, unit + integration tests, end-to-end through the binary, evals).
 test: lint build
 	$(GO) test -count=1 -timeout 15m $(PKGS)
+	$(MAKE) eval
+
+## eval: decision quality on the labelled scenarios vs the baselines; fails when evals/thresholds.yaml is missed.
+eval: build
+	./$(BIN) eval
 
 ## bench: micro-benchmarks of the hot paths, then the 1M-finding fetch+score benchmark.
 bench: build
