@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -128,7 +129,9 @@ func (s *Server) serveTLS(ctx context.Context, addr string, cert tls.Certificate
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 16},
 			Timeout:   2 * time.Minute,
 		},
-		srv:  &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil},
+		// Connection-level noise (a client resetting at shutdown, a TLS
+		// handshake from a scanner) goes to the debug log, not to stderr.
+		srv:  &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)},
 		done: make(chan struct{}),
 	}
 	go func() {
