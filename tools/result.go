@@ -127,8 +127,8 @@ func decodeCursor(s, tool, query string) (cursor, error) {
 // does not make text trustworthy: results carry it only inside JSON fields,
 // as data.
 func clean(s string, max int) string {
-	if s == "" {
-		return ""
+	if s == "" || plainASCII(s, max) {
+		return s
 	}
 	out := make([]rune, 0, min(len(s), max+1))
 	space := false
@@ -155,6 +155,22 @@ func clean(s string, max int) string {
 		out = append(out[:max-1], '…')
 	}
 	return string(out)
+}
+
+// plainASCII reports whether clean would return s unchanged: printable
+// ASCII, no leading, trailing or repeated spaces, short enough. Most
+// strings are, and this spares them an allocation.
+func plainASCII(s string, max int) bool {
+	if len(s) > max || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 && !(c == ' ' && s[i-1] != ' ') || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // CleanText is clean for other packages that place external text in

@@ -13,6 +13,11 @@ func TestClean(t *testing.T) {
 		want string
 	}{
 		{"plain", 10, "plain"},
+		{"a  b", 10, "a b"},
+		{" a ", 10, "a"},
+		{"a\tb", 10, "a b"},
+		{"exactly10!", 10, "exactly10!"},
+		{"eleven chr!", 10, "eleven ch…"},
 		{"  spaced \n\t out  ", 40, "spaced out"},
 		{"a\x1b[31mred\x07", 20, "a[31mred"},
 		{"right\u202eto\u200bleft\ufeff", 20, "righttoleft"},

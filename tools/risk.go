@@ -226,7 +226,7 @@ func prioritize(ctx context.Context, d *Deps, a prioritizeArgs) (*Result, error)
 		return nil, selectionErr(err)
 	}
 	bd, _ := st.breakdown(filter)
-	items := sel.Top(cur.Off, a.Limit)
+	items := st.page(sel, cur.Off, a.Limit)
 	out := make([]itemOut, len(items))
 	for i, it := range items {
 		out[i] = compactItem(it, 3, 5, 3)

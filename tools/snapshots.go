@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/vulnpilot/vulnpilot/internal/plan"
+	"github.com/vulnpilot/vulnpilot/internal/risk"
 	"github.com/vulnpilot/vulnpilot/internal/snapshot"
 )
 
@@ -181,6 +184,53 @@ type State struct {
 
 	mu    sync.Mutex
 	cache map[string]*selEntry
+
+	// evidence caches the sorted evidence of work items' top findings:
+	// constant for a snapshot, and re-deriving it is most of the cost of a
+	// queue page.
+	evMu     sync.RWMutex
+	evidence map[string][]risk.Evidence
+}
+
+// maxCachedEvidence bounds the evidence cache (entries, one per finding).
+const maxCachedEvidence = 100_000
+
+// explain attaches the evidence of the item's top finding, highest points
+// first (as snapshot.Selection.Top does), from the cache when it can.
+func (st *State) explain(it plan.WorkItem) plan.WorkItem {
+	st.evMu.RLock()
+	ev, ok := st.evidence[it.TopFinding]
+	st.evMu.RUnlock()
+	if !ok {
+		a, err := st.Snap.Assess(it.TopFinding)
+		if err != nil {
+			return it
+		}
+		ev = slices.Clone(a.Evidence)
+		sort.SliceStable(ev, func(i, j int) bool { return ev[i].Points > ev[j].Points })
+		st.evMu.Lock()
+		if st.evidence == nil || len(st.evidence) >= maxCachedEvidence {
+			st.evidence = map[string][]risk.Evidence{}
+		}
+		st.evidence[it.TopFinding] = ev
+		st.evMu.Unlock()
+	}
+	it.Evidence = ev
+	return it
+}
+
+// page returns items [off, off+n) of the selection's queue, explained.
+func (st *State) page(sel *snapshot.Selection, off, n int) []plan.WorkItem {
+	items := sel.Items()
+	if off >= len(items) || n <= 0 {
+		return []plan.WorkItem{}
+	}
+	end := min(off+n, len(items))
+	out := make([]plan.WorkItem, 0, end-off)
+	for _, it := range items[off:end] {
+		out = append(out, st.explain(it))
+	}
+	return out
 }
 
 // maxCachedSelections bounds the per-snapshot filter cache.
