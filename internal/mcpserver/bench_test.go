@@ -41,7 +41,7 @@ type bigTenant struct {
 
 var (
 	bigOnce sync.Once
-	big     *bigTenant
+	bigT    *bigTenant
 	bigErr  error
 )
 
@@ -90,12 +90,12 @@ func loadBig(b *testing.B) *bigTenant {
 		for _, g := range st.Snap.Summary().ByBU {
 			bt.bus = append(bt.bus, g.Name)
 		}
-		big = bt
+		bigT = bt
 	})
 	if bigErr != nil {
 		b.Fatal(bigErr)
 	}
-	return big
+	return bigT
 }
 
 // prioritizeMix is what a model asks risk_prioritize: the whole queue, a
