@@ -16,7 +16,8 @@ import (
 //     CISA KEV, live alerts tied to the CVE or its product, Spotlight exploit
 //     status, ExPRT rating, Falcon Intelligence actors (or, without actors,
 //     reports), EPSS — or the exploitation model's prior when EPSS is unknown
-//     — and a CVSS floor (base/10 × w).
+//     — and a CVSS floor (base/10 × w, with a larger w when the vector is
+//     SSVC automatable).
 //   - Score = 100 × L × criticality × role × exposure × patch × suppression,
 //     rounded to one decimal.
 //   - Factor points: sequential attribution. Exploitation is credited 100×L;
@@ -25,10 +26,16 @@ import (
 //     multiplier of 1 has 0 points.
 //   - Evidence points within exploitation split its points by each signal's
 //     share of −ln(1 − L) = Σ −ln(1 − p_i), the additive form of the noisy-OR.
-//   - Tier by score thresholds, then raised by escalation rules (a live tied
-//     detection, KEV + internet-facing, KEV, optionally the BOD 26-04 tier).
-//     Spotlight ACCEPT_RISK / FALSE_POSITIVE suppression forces P4 and marks
-//     the assessment Suppressed; the score is kept because the risk remains.
+//   - Tier by score thresholds, then raised to the escalation floors (a live
+//     tied detection; KEV + internet-facing; exploited — KEV or an Intel
+//     adversary — on a DC or Critical asset, or with total impact on a High
+//     asset; KEV; an Intel adversary). A COMPENSATING_CONTROL lowers every
+//     floor but the detection one (demotion.compensating_control_floor). A
+//     stale host then loses tiers (demotion.stale_host) unless a live
+//     detection is tied to the finding. The BOD 26-04 tier, when
+//     bod_floor is set, is applied last and never lowered. Spotlight
+//     ACCEPT_RISK / FALSE_POSITIVE suppression forces P4 and marks the
+//     assessment Suppressed; the score is kept because the risk remains.
 //   - Due = clock start + SLA days of the tier. The clock starts at the latest
 //     of: the finding's creation, the KEV date added, the earliest live tied
 //     alert — urgency is counted from when its reason became known.
@@ -47,10 +54,8 @@ const (
 type Engine struct {
 	p           Policy
 	fingerprint string
-	sla         [5]int // by Tier.Rank()
-	escDetect   Tier
-	escKEVNet   Tier
-	escKEV      Tier
+	sla         [5]int     // by Tier.Rank()
+	esc         [nEsc]Tier // each floor rule's tier by escKind ("" disabled); escBOD unused
 }
 
 // NewEngine validates p and returns an engine; nil means DefaultPolicy.
@@ -63,9 +68,16 @@ func NewEngine(p *Policy) (*Engine, error) {
 	}
 	e := &Engine{p: *p, fingerprint: p.Fingerprint()}
 	e.sla = [5]int{0, p.Tiers.P1.SLADays, p.Tiers.P2.SLADays, p.Tiers.P3.SLADays, p.Tiers.P4.SLADays}
-	e.escDetect, _ = parseTierSetting(p.Escalation.ActiveDetection)
-	e.escKEVNet, _ = parseTierSetting(p.Escalation.KEVInternetExposed)
-	e.escKEV, _ = parseTierSetting(p.Escalation.KEV)
+	for k, v := range map[escKind]string{
+		escDetection:     p.Escalation.ActiveDetection,
+		escKEVInternet:   p.Escalation.KEVInternetExposed,
+		escCriticalAsset: p.Escalation.ExploitedCriticalAsset,
+		escHighAsset:     p.Escalation.ExploitedHighAsset,
+		escKEV:           p.Escalation.KEV,
+		escActor:         p.Escalation.IntelActor,
+	} {
+		e.esc[k], _ = parseTierSetting(v)
+	}
 	return e, nil
 }
 
@@ -166,12 +178,18 @@ const (
 
 type escKind uint8
 
+// Escalation rules, in the order they are applied; the first rule reaching
+// the highest floor is the one that raised the tier.
 const (
 	escNone escKind = iota
 	escDetection
 	escKEVInternet
+	escCriticalAsset
+	escHighAsset
 	escKEV
+	escActor
 	escBOD
+	nEsc
 )
 
 // clock start reasons
@@ -202,6 +220,7 @@ type result struct {
 
 	epssKnown  bool
 	inKEV      bool
+	actors     bool // an adversary is tied to the CVE (Intel or Spotlight cve.actors)
 	exploit    int
 	cveAlert   int // index in Input.Alerts of the most severe live CVE-matched alert, -1 none
 	prodAlert  int // likewise for product-matched
@@ -218,8 +237,15 @@ type result struct {
 
 	scoreTier  Tier
 	tier       Tier
-	raisedBy   escKind
-	escs       [5]bool // by escKind: which rules apply
+	raisedBy   escKind    // the floor rule that raised the tier above scoreTier, escNone if none
+	escs       [nEsc]bool // by escKind: which rules apply
+	escTo      [nEsc]Tier // by escKind: the floor each applying rule sets, after any lowering
+	escLowered [nEsc]bool // by escKind: a compensating control lowered the floor
+	floorTier  Tier       // the tier after the escalation floors
+	stale      bool       // host not seen for stale_host_days, or the finding expired
+	spared     bool       // stale, but a live detection keeps the tier
+	demoted    bool       // the stale-host demotion lowered the tier (from floorTier)
+	bodFrom    Tier       // the tier before bod_floor raised it; "" when it did not
 	suppressed bool
 
 	sla        int
@@ -252,6 +278,7 @@ func (e *Engine) eval(in *Input, r *result) {
 		return
 	}
 	w := &e.p.Likelihood
+	r.automatab, r.total, r.vecKnown = vectorFacts(f.CVEInfo.Vector)
 	add := func(k sigKind, p float64) {
 		if p > 0 {
 			r.sigs[r.n] = sig{k, p}
@@ -317,6 +344,7 @@ func (e *Engine) eval(in *Input, r *result) {
 	}
 	switch {
 	case len(f.CVEInfo.Actors) > 0 || (in.Intel != nil && len(in.Intel.Actors) > 0):
+		r.actors = true
 		add(sigActors, w.IntelActors)
 	case in.Intel != nil && len(in.Intel.Reports) > 0:
 		add(sigReports, w.IntelReports)
@@ -329,7 +357,11 @@ func (e *Engine) eval(in *Input, r *result) {
 		add(sigPrior, clamp01(in.Prior.Probability)*w.Prior)
 	}
 	if bs := f.CVEInfo.BaseScore; bs > 0 {
-		add(sigCVSS, clamp01(bs/10)*w.CVSSFloor)
+		fw := w.CVSSFloor
+		if r.automatab {
+			fw = w.CVSSFloorAutomatable
+		}
+		add(sigCVSS, clamp01(bs/10)*fw)
 	}
 	q := 1.0
 	for i := 0; i < r.n; i++ {
@@ -391,8 +423,7 @@ func (e *Engine) eval(in *Input, r *result) {
 	}
 	r.score = round(r.raw, 1)
 
-	// SSVC inputs and the BOD 26-04 timeline (cheap table look-ups).
-	r.automatab, r.total, r.vecKnown = vectorFacts(f.CVEInfo.Vector)
+	// The BOD 26-04 timeline (a cheap table look-up).
 	tl, row, err := ssvc.BOD2604(r.inKEV, r.exposedYes, yesNo(r.automatab), impact(r.total))
 	if err != nil {
 		r.bodErr = true
@@ -413,29 +444,78 @@ func (e *Engine) eval(in *Input, r *result) {
 		r.scoreTier = P4
 	}
 	r.tier = r.scoreTier
-	raise := func(k escKind, to Tier) {
+
+	// Escalation floors. A compensating control lowers every floor but the
+	// live-detection one: a detection shows the control did not stop it.
+	ccSteps := 0
+	if r.supp == suppCompensating {
+		ccSteps = e.p.Demotion.CompensatingControlFloor
+	}
+	floor := func(k escKind, lowerable bool) {
+		to := e.esc[k]
 		if to == "" {
 			return
 		}
-		r.escs[k] = true
+		if lowerable && ccSteps > 0 {
+			if low := lowerTier(to, ccSteps); low != to {
+				to, r.escLowered[k] = low, true
+			}
+		}
+		r.escs[k], r.escTo[k] = true, to
 		if to.Rank() < r.tier.Rank() {
 			r.tier, r.raisedBy = to, k
 		}
 	}
+	exploited := r.inKEV || r.actors
 	if r.liveAlerts > 0 {
-		raise(escDetection, e.escDetect)
+		floor(escDetection, false)
 	}
 	if r.inKEV && r.exposedYes {
-		raise(escKEVInternet, e.escKEVNet)
+		floor(escKEVInternet, true)
+	}
+	if exploited && (r.role == roleDC || r.crit == critCritical) {
+		floor(escCriticalAsset, true)
+	}
+	if exploited && r.crit == critHigh && r.total {
+		floor(escHighAsset, true)
 	}
 	if r.inKEV {
-		raise(escKEV, e.escKEV)
+		floor(escKEV, true)
 	}
+	if r.actors {
+		floor(escActor, true)
+	}
+	r.floorTier = r.tier
+
+	// Staleness: the host has not reported for stale_host_days (or Spotlight
+	// expired the finding). It also lowers confidence, below.
+	r.lastSeen = h.LastSeen
+	if in.Host != nil && !in.Host.LastSeen.IsZero() {
+		r.lastSeen = in.Host.LastSeen
+	}
+	r.stale = strings.EqualFold(f.Status, "expired")
+	if !r.lastSeen.IsZero() && !in.Now.IsZero() &&
+		in.Now.Sub(r.lastSeen) > time.Duration(e.p.Confidence.StaleHostDays)*24*time.Hour {
+		r.stale = true
+	}
+	if r.stale && e.p.Demotion.StaleHost > 0 {
+		if r.liveAlerts > 0 {
+			r.spared = true
+		} else if low := lowerTier(r.tier, e.p.Demotion.StaleHost); low != r.tier {
+			r.tier, r.demoted = low, true
+		}
+	}
+
+	// The BOD 26-04 floor is a directive's deadline: applied last, never
+	// lowered by a control or staleness.
 	if e.p.Escalation.BODFloor && r.bodTier != "" {
-		raise(escBOD, r.bodTier)
+		r.escs[escBOD], r.escTo[escBOD] = true, r.bodTier
+		if r.bodTier.Rank() < r.tier.Rank() {
+			r.bodFrom, r.tier = r.tier, r.bodTier
+		}
 	}
 	if r.suppressed {
-		r.tier, r.raisedBy = P4, escNone
+		r.tier = P4
 	}
 	r.sla = e.sla[r.tier.Rank()]
 
@@ -466,16 +546,7 @@ func (e *Engine) eval(in *Input, r *result) {
 	if r.expo == expoUnknown {
 		pen(penExposure, cp.ExposureUnknown)
 	}
-	r.lastSeen = h.LastSeen
-	if in.Host != nil && !in.Host.LastSeen.IsZero() {
-		r.lastSeen = in.Host.LastSeen
-	}
-	stale := strings.EqualFold(f.Status, "expired")
-	if !r.lastSeen.IsZero() && !in.Now.IsZero() &&
-		in.Now.Sub(r.lastSeen) > time.Duration(e.p.Confidence.StaleHostDays)*24*time.Hour {
-		stale = true
-	}
-	if stale {
+	if r.stale {
 		pen(penStale, cp.StaleHost)
 	}
 	if in.Host == nil && strings.TrimSpace(h.ManagedBy) == "" {
@@ -496,6 +567,19 @@ func productType(in *Input) string {
 		return in.Host.ProductTypeDesc
 	}
 	return ""
+}
+
+// lowerTier moves t n tiers towards P4, never past it.
+func lowerTier(t Tier, n int) Tier {
+	switch min(t.Rank()+n, 4) {
+	case 1:
+		return P1
+	case 2:
+		return P2
+	case 3:
+		return P3
+	}
+	return P4
 }
 
 func bodTier(timeline string) Tier {

@@ -69,6 +69,10 @@ func TestLikelihoodSignals(t *testing.T) {
 		{"prior ignored when epss known", func(in *Input) { in.Prior = &PriorFact{Model: "model v1", Probability: 0.5} }, 0, "", "", ""},
 		{"prior when epss unknown", func(in *Input) { in.EPSS = nil; in.Prior = &PriorFact{Model: "model v1", Probability: 0.07} }, 0.07, SourceModel, "model v1", "0.07"},
 		{"cvss floor", func(in *Input) { in.Finding.CVEInfo.BaseScore = 9.8 }, 0.098, SourceSpotlight, "cve.base_score", "9.8"},
+		{"cvss floor automatable", func(in *Input) {
+			in.Finding.CVEInfo.BaseScore = 9.8
+			in.Finding.CVEInfo.Vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+		}, 0.294, SourceSpotlight, "cve.base_score", "9.8"},
 		{"noisy-or", func(in *Input) { in.Finding.CVEInfo.ExploitStatus = 60; in.EPSS.Score = 0.5 }, 1 - 0.4*0.5, "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,7 +154,7 @@ func TestMultipliers(t *testing.T) {
 		{"no patch", FactorPatch, func(in *Input) { in.Finding.RemediationIDs = nil }, 0.95, "none"},
 		{"compensating control", FactorSuppression, func(in *Input) {
 			in.Finding.Suppression = falcon.Suppression{Suppressed: true, Reason: "COMPENSATING_CONTROL"}
-		}, 0.3, "COMPENSATING_CONTROL"},
+		}, 0.5, "COMPENSATING_CONTROL"},
 		{"accept risk keeps score", FactorSuppression, func(in *Input) {
 			in.Finding.Suppression = falcon.Suppression{Suppressed: true, Reason: "ACCEPT_RISK"}
 		}, 1, "ACCEPT_RISK"},
@@ -547,7 +551,7 @@ func TestDeviation(t *testing.T) {
 	})
 	t.Run("more lenient", func(t *testing.T) {
 		a := e.Assess(isolatedWorkstationInput())
-		if a.Tier != P4 || a.BOD.Tier != P3 || !strings.HasPrefix(a.Deviation, "P4 is more lenient than BOD 26-04's 60 days: the score 4.8 stays below P3's 15") ||
+		if a.Tier != P4 || a.BOD.Tier != P3 || !strings.HasPrefix(a.Deviation, "P4 is more lenient than BOD 26-04's 60 days: the score 9.6 stays below P3's 15") ||
 			!strings.Contains(a.Deviation, "a Noncritical asset ×0.55") {
 			t.Fatalf("tier %s bod %s deviation %q", a.Tier, a.BOD.Tier, a.Deviation)
 		}

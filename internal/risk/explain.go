@@ -257,8 +257,11 @@ func (x *explainer) signal(s sig) Evidence {
 			Detail: "exploitation model estimate used because EPSS is unknown: p=" + p}
 	case sigCVSS:
 		bs := strconv.FormatFloat(f.CVEInfo.BaseScore, 'f', -1, 64)
-		return Evidence{Source: SourceSpotlight, Ref: "cve.base_score", Value: bs,
-			Detail: "CVSS base score " + bs + " sets a likelihood floor: p=" + p}
+		d := "CVSS base score " + bs + " sets a likelihood floor"
+		if r.automatab {
+			d = "CVSS base score " + bs + " with an automatable vector (network, low complexity, no privileges, no user interaction) sets a raised likelihood floor"
+		}
+		return Evidence{Source: SourceSpotlight, Ref: "cve.base_score", Value: bs, Detail: d + ": p=" + p}
 	}
 	return Evidence{}
 }
@@ -364,34 +367,48 @@ func (x *explainer) tierEvidence() []Evidence {
 	}
 	ev = append(ev, Evidence{Factor: FactorTier, Source: SourcePolicy, Ref: key, Value: string(r.scoreTier), Detail: d})
 
-	rules := []struct {
-		k   escKind
-		key string
-		to  Tier
-	}{
-		{escDetection, "escalation.active_detection", e.escDetect},
-		{escKEVInternet, "escalation.kev_internet_exposed", e.escKEVNet},
-		{escKEV, "escalation.kev", e.escKEV},
-		{escBOD, "escalation.bod_floor", r.bodTier},
-	}
-	for _, rule := range rules {
-		if !r.escs[rule.k] {
+	for _, k := range escOrder {
+		if !r.escs[k] {
 			continue
 		}
-		d := x.escalationReason(rule.k) + ": at least " + string(rule.to)
+		to := r.escTo[k]
+		d := x.escalationReason(k) + ": at least "
+		if r.escLowered[k] {
+			d += fmt.Sprintf("%s, lowered to %s because a compensating control is recorded (Spotlight COMPENSATING_CONTROL; policy demotion.compensating_control_floor)", e.esc[k], to)
+		} else {
+			d += string(to)
+		}
 		switch {
 		case r.suppressed:
 			d += " (overridden: the finding is suppressed)"
-		case r.raisedBy == rule.k:
+		case k == escBOD && r.bodFrom != "":
+			d += fmt.Sprintf(", raised from %s", r.bodFrom)
+		case r.raisedBy == k:
 			d += fmt.Sprintf(", raised from %s", r.scoreTier)
 		default:
 			d += " (already met)"
 		}
-		ev = append(ev, Evidence{Factor: FactorTier, Source: SourcePolicy, Ref: rule.key, Value: string(rule.to), Detail: d})
+		ev = append(ev, Evidence{Factor: FactorTier, Source: SourcePolicy, Ref: escKey[k], Value: string(to), Detail: d})
+	}
+	if r.stale && x.e.p.Demotion.StaleHost > 0 && !r.suppressed {
+		d := x.staleFact()
+		switch {
+		case r.spared:
+			d += ", but a live detection is tied to this finding, so the host is alive and the tier is not lowered"
+		case r.demoted:
+			d += fmt.Sprintf(": tier lowered from %s to %s; verify the host still exists before spending patch effort", r.floorTier, lowerTier(r.floorTier, x.e.p.Demotion.StaleHost))
+		default:
+			d += ": already P4, the lowest tier; verify the host still exists"
+		}
+		ev = append(ev, Evidence{Factor: FactorTier, Source: SourcePolicy, Ref: "demotion.stale_host", Value: "stale", Detail: d})
 	}
 	if r.suppressed && r.liveAlerts > 0 {
 		ev = append(ev, Evidence{Factor: FactorTier, Source: SourcePolicy, Ref: "suppression_info.reason", Value: "review",
 			Detail: "a live detection is tied to this suppressed finding: review the risk acceptance"})
+	}
+	if r.supp == suppCompensating && r.liveAlerts > 0 {
+		ev = append(ev, Evidence{Factor: FactorTier, Source: SourcePolicy, Ref: "suppression_info.reason", Value: "review",
+			Detail: "a live detection is tied to this finding despite its compensating control: review the control"})
 	}
 
 	var why string
@@ -413,6 +430,20 @@ func (x *explainer) tierEvidence() []Evidence {
 	return ev
 }
 
+// escOrder lists the escalation rules in the order eval applies them.
+var escOrder = [...]escKind{escDetection, escKEVInternet, escCriticalAsset, escHighAsset, escKEV, escActor, escBOD}
+
+// escKey is each rule's policy key.
+var escKey = [nEsc]string{
+	escDetection:     "escalation.active_detection",
+	escKEVInternet:   "escalation.kev_internet_exposed",
+	escCriticalAsset: "escalation.exploited_critical_asset",
+	escHighAsset:     "escalation.exploited_high_asset",
+	escKEV:           "escalation.kev",
+	escActor:         "escalation.intel_actor",
+	escBOD:           "escalation.bod_floor",
+}
+
 func (x *explainer) escalationReason(k escKind) string {
 	r, in := x.r, x.in
 	switch k {
@@ -424,24 +455,56 @@ func (x *explainer) escalationReason(k escKind) string {
 		return "an active detection (alert " + alertName(in.Alerts[idx]) + ") on this host " + what
 	case escKEVInternet:
 		return "the CVE is in CISA KEV and the host is internet-facing"
+	case escCriticalAsset:
+		asset := "the asset is Critical"
+		switch {
+		case r.role == roleDC && r.crit == critCritical:
+			asset = "the host is a Critical domain controller"
+		case r.role == roleDC:
+			asset = "the host is a domain controller"
+		}
+		return x.exploitedBy() + " and " + asset
+	case escHighAsset:
+		return x.exploitedBy() + ", its exploitation gives total control (technical impact total), and the asset is High-criticality"
 	case escKEV:
 		return "the CVE is in CISA KEV"
+	case escActor:
+		return "Falcon Intelligence ties " + quotedList(x.actorNames(), 2) + " to the CVE"
 	case escBOD:
 		return "BOD 26-04 sets " + r.bodTL + " (policy bod_floor)"
 	}
 	return ""
 }
 
+// exploitedBy names the exploitation evidence behind the asset floors.
+func (x *explainer) exploitedBy() string {
+	if x.r.inKEV {
+		return "the CVE is in CISA KEV"
+	}
+	return "Falcon Intelligence ties " + quotedList(x.actorNames(), 2) + " to the CVE"
+}
+
+// actorNames prefers the Intelligence record's actors over Spotlight's.
+func (x *explainer) actorNames() []string {
+	if x.in.Intel != nil && len(x.in.Intel.Actors) > 0 {
+		return x.in.Intel.Actors
+	}
+	return x.f.CVEInfo.Actors
+}
+
+// staleFact says why the host counts as stale.
+func (x *explainer) staleFact() string {
+	if strings.EqualFold(x.f.Status, "expired") {
+		return "Spotlight reports the finding expired (host not evaluated recently)"
+	}
+	return fmt.Sprintf("host last seen %s ago (more than %d days)", ago(x.in.Now.Sub(x.r.lastSeen)), x.e.p.Confidence.StaleHostDays)
+}
+
 func (x *explainer) confidenceEvidence() []Evidence {
 	r, p := x.r, &x.e.p.Confidence
 	var ev []Evidence
 	if r.pen&penStale != 0 {
-		var d string
-		if strings.EqualFold(x.f.Status, "expired") {
-			d = "Spotlight reports the finding expired (host not evaluated recently)"
-		} else {
-			d = fmt.Sprintf("host last seen %s ago (more than %d days)", ago(x.in.Now.Sub(r.lastSeen)), p.StaleHostDays)
-		}
+		d := x.staleFact()
 		ev = append(ev, Evidence{Factor: FactorFreshness, Source: SourceHost, Ref: "last_seen", Value: dayOr(r.lastSeen),
 			Detail: d + fmt.Sprintf(": confidence −%.2f", p.Penalties.StaleHost)})
 	}
@@ -527,16 +590,50 @@ func (x *explainer) deviation(t Tier, b BODDecision) string {
 		var why string
 		if r.raisedBy != escNone {
 			why = x.escalationReason(r.raisedBy)
+			if r.escLowered[r.raisedBy] {
+				why += fmt.Sprintf(" (a floor of %s, lowered to %s by the recorded compensating control)", e.esc[r.raisedBy], r.escTo[r.raisedBy])
+			}
 		} else {
-			_, threshold := e.tierMin(t)
-			why = fmt.Sprintf("the score %.1f reaches %s (≥ %g) on %s", r.score, t, threshold, joinAnd(x.topSignals(2)))
+			_, threshold := e.tierMin(r.scoreTier)
+			why = fmt.Sprintf("the score %.1f reaches %s (≥ %g) on %s", r.score, r.scoreTier, threshold, joinAnd(x.topSignals(2)))
+		}
+		if r.demoted {
+			why += "; " + x.staleReason()
 		}
 		return fmt.Sprintf("%s is stricter than BOD 26-04's %s: %s.", t, b.Timeline, why)
 	}
 	if r.suppressed {
 		return fmt.Sprintf("%s is more lenient than BOD 26-04's %s: Spotlight suppresses the finding (%s).", t, b.Timeline, clean(x.f.Suppression.Reason, 60))
 	}
-	_, threshold := e.tierMin(b.Tier)
+	var reasons []string
+	if r.floorTier.Rank() > b.Tier.Rank() {
+		// Before any demotion the tier was already more lenient: either a
+		// compensating control lowered a floor that would have met BOD's
+		// tier, or neither the score nor any floor reaches it.
+		lowered := escNone
+		for _, k := range escOrder {
+			if r.escLowered[k] && e.esc[k].Rank() <= b.Tier.Rank() {
+				lowered = k
+				break
+			}
+		}
+		if lowered != escNone {
+			reasons = append(reasons, fmt.Sprintf("%s (a floor of %s), but a compensating control is recorded (Spotlight COMPENSATING_CONTROL), which lowers that floor to %s",
+				x.escalationReason(lowered), e.esc[lowered], r.escTo[lowered]))
+		} else {
+			reasons = append(reasons, x.scoreShortfall(b.Tier))
+		}
+	}
+	if r.demoted {
+		reasons = append(reasons, x.staleReason())
+	}
+	return fmt.Sprintf("%s is more lenient than BOD 26-04's %s: %s.", t, b.Timeline, strings.Join(reasons, "; and "))
+}
+
+// scoreShortfall says why the score stays below tier bt.
+func (x *explainer) scoreShortfall(bt Tier) string {
+	r := x.r
+	_, threshold := x.e.tierMin(bt)
 	var reasons []string
 	sigs := x.topSignals(3)
 	if len(sigs) == 0 {
@@ -548,8 +645,18 @@ func (x *explainer) deviation(t Tier, b BODDecision) string {
 		reasons[0] += " with EPSS unknown"
 	}
 	reasons = append(reasons, x.reducers(2)...)
-	return fmt.Sprintf("%s is more lenient than BOD 26-04's %s: the score %.1f stays below %s's %g given %s.",
-		t, b.Timeline, r.score, b.Tier, threshold, joinAnd(reasons))
+	return fmt.Sprintf("the score %.1f stays below %s's %g given %s", r.score, bt, threshold, joinAnd(reasons))
+}
+
+// staleReason says how the stale-host demotion changed the tier.
+func (x *explainer) staleReason() string {
+	r := x.r
+	what := fmt.Sprintf("the host was last seen %s ago (more than %d days)", ago(x.in.Now.Sub(r.lastSeen)), x.e.p.Confidence.StaleHostDays)
+	if strings.EqualFold(x.f.Status, "expired") {
+		what = "Spotlight reports the finding expired"
+	}
+	return fmt.Sprintf("%s, which lowers the tier from %s to %s until someone verifies the host still exists",
+		what, r.floorTier, lowerTier(r.floorTier, x.e.p.Demotion.StaleHost))
 }
 
 // topSignals names the strongest exploitation signals, strongest first.
@@ -592,6 +699,9 @@ func (x *explainer) signalName(s sig) string {
 	case sigPrior:
 		return "model prior " + strconv.FormatFloat(in.Prior.Probability, 'f', -1, 64)
 	case sigCVSS:
+		if r.automatab {
+			return "automatable CVSS " + strconv.FormatFloat(f.CVEInfo.BaseScore, 'f', -1, 64)
+		}
 		return "CVSS " + strconv.FormatFloat(f.CVEInfo.BaseScore, 'f', -1, 64)
 	}
 	return ""

@@ -58,3 +58,51 @@ func isolatedWorkstationInput() *Input {
 		Now:   now,
 	}
 }
+
+// kevInternalDCInput: PrintNightmare (KEV, ransomware) on an internal
+// Critical domain controller: P1 only through the exploited_critical_asset
+// floor (the internal exposure multiplier caps the score below 70).
+func kevInternalDCInput() *Input {
+	return &Input{
+		Finding: &falcon.Finding{
+			ID: "f-dc-2", AID: "aid-dc-02", CVE: "CVE-2021-34527", Status: "open",
+			Created: time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC), Confidence: "confirmed",
+			App:            falcon.App{Vendor: "Microsoft", Product: "Windows Server 2022"},
+			RemediationIDs: []string{"rem-kb5004945"},
+			Host: falcon.HostFacet{Hostname: "dc02.corp.example", Platform: "Windows", ProductTypeDesc: "Domain Controller",
+				AssetCriticality: "Critical", InternetExposure: "No", ManagedBy: "Falcon sensor", LastSeen: now.Add(-3 * time.Hour)},
+			CVEInfo: falcon.CVEFacet{ID: "CVE-2021-34527", BaseScore: 8.8, Vector: "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+				ExprtRating: "CRITICAL", ExploitStatus: 90, IsCISAKEV: true},
+		},
+		KEV: &KEVFact{CatalogVersion: "2025.08.25", DateAdded: time.Date(2021, 11, 3, 0, 0, 0, 0, time.UTC),
+			Ransomware: true, VulnerabilityName: "Microsoft Windows Print Spooler Remote Code Execution Vulnerability"},
+		EPSS: &EPSSFact{Score: 0.94, Percentile: 0.999, ModelVersion: "v2025.03.14", ScoreDate: "2025-08-31"},
+		Host: &falcon.Host{AID: "aid-dc-02", Hostname: "dc02.corp.example", ProductTypeDesc: "Domain Controller", LastSeen: now.Add(-3 * time.Hour)},
+		Now:  now,
+	}
+}
+
+// staleControlledKEVWorkstationInput: a KEV Mark-of-the-Web bypass on a
+// Noncritical workstation with a recorded compensating control, not seen for
+// 104 days: the KEV floor drops to P3 for the control, then P4 for staleness.
+func staleControlledKEVWorkstationInput() *Input {
+	lastSeen := now.AddDate(0, 0, -104)
+	return &Input{
+		Finding: &falcon.Finding{
+			ID: "f-ws-17", AID: "aid-ws-17", CVE: "CVE-2024-38217", Status: "open",
+			Created: time.Date(2024, 10, 1, 0, 0, 0, 0, time.UTC), Confidence: "confirmed",
+			App:            falcon.App{Vendor: "Microsoft", Product: "Windows 11"},
+			RemediationIDs: []string{"rem-kb5043076"},
+			Suppression:    falcon.Suppression{Suppressed: true, Reason: "COMPENSATING_CONTROL"},
+			Host: falcon.HostFacet{Hostname: "old-ws-17", Platform: "Windows", ProductTypeDesc: "Workstation",
+				AssetCriticality: "Noncritical", InternetExposure: "No", ManagedBy: "Falcon sensor", LastSeen: lastSeen},
+			CVEInfo: falcon.CVEFacet{ID: "CVE-2024-38217", BaseScore: 5.4, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:L/A:L",
+				ExprtRating: "HIGH", ExploitStatus: 90, IsCISAKEV: true},
+		},
+		KEV: &KEVFact{CatalogVersion: "2025.08.25", DateAdded: time.Date(2024, 9, 10, 0, 0, 0, 0, time.UTC),
+			VulnerabilityName: "Microsoft Windows Mark of the Web (MOTW) Protection Mechanism Failure Vulnerability"},
+		EPSS: &EPSSFact{Score: 0.6, Percentile: 0.98, ModelVersion: "v2025.03.14", ScoreDate: "2025-08-31"},
+		Host: &falcon.Host{AID: "aid-ws-17", Hostname: "old-ws-17", ProductTypeDesc: "Workstation", LastSeen: lastSeen},
+		Now:  now,
+	}
+}

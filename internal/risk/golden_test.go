@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// TestGoldenExplanations pins the full explanation of two reference
-// findings: any change to scoring or wording shows up as a diff to review.
+// TestGoldenExplanations pins the full explanation of reference findings:
+// any change to scoring or wording shows up as a diff to review.
 func TestGoldenExplanations(t *testing.T) {
 	e := mustEngine(nil)
 	for _, tc := range []struct {
@@ -27,6 +28,8 @@ func TestGoldenExplanations(t *testing.T) {
 	}{
 		{"kev_internet_dc", kevDCInput(), P1},
 		{"cvss98_no_exploit_isolated_workstation", isolatedWorkstationInput(), P4},
+		{"kev_internal_dc", kevInternalDCInput(), P1},
+		{"kev_stale_controlled_workstation", staleControlledKEVWorkstationInput(), P4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := e.Assess(tc.in)
@@ -121,6 +124,11 @@ func TestScoreAgreesWithAssess(t *testing.T) {
 		p.Escalation.BODFloor = true
 		p.Escalation.KEV = "none"
 		return p
+	}(), func() *Policy {
+		p := DefaultPolicy()
+		p.Escalation.ExploitedCriticalAsset, p.Escalation.IntelActor = "none", "P3"
+		p.Demotion = DemotionPolicy{CompensatingControlFloor: 2, StaleHost: 3}
+		return p
 	}()}
 	tiers := map[Tier]int{}
 	for _, p := range policies {
@@ -163,6 +171,18 @@ func TestScoreAgreesWithAssess(t *testing.T) {
 			}
 			if p.Escalation.BODFloor && !a.Suppressed && a.Tier.Rank() > a.BOD.Tier.Rank() {
 				t.Fatalf("input %d: bod_floor violated: %s vs %s", i, a.Tier, a.BOD.Tier)
+			}
+			// A live tied detection is P1 whatever the control, staleness
+			// or score says, unless the risk is accepted.
+			live := false
+			for _, al := range in.Alerts {
+				live = live || !strings.EqualFold(al.Status, "closed")
+			}
+			if live && !a.Suppressed && a.Tier != P1 {
+				t.Fatalf("input %d: live detection but tier %s", i, a.Tier)
+			}
+			if !a.Suppressed && a.Tier.Rank() > a.BOD.Tier.Rank() && a.Tier != a.BOD.Tier && !strings.Contains(a.Deviation, "more lenient") {
+				t.Fatalf("input %d: deviation %q does not say more lenient", i, a.Deviation)
 			}
 		}
 	}

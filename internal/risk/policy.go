@@ -34,6 +34,7 @@ type Policy struct {
 	Suppression SuppressionPolicy `yaml:"suppression" json:"suppression"`
 	Tiers       TierPolicy        `yaml:"tiers" json:"tiers"`
 	Escalation  EscalationPolicy  `yaml:"escalation" json:"escalation"`
+	Demotion    DemotionPolicy    `yaml:"demotion" json:"demotion"`
 	Confidence  ConfidencePolicy  `yaml:"confidence" json:"confidence"`
 }
 
@@ -50,6 +51,9 @@ type LikelihoodWeights struct {
 	EPSS          float64             `yaml:"epss" json:"epss"`
 	Prior         float64             `yaml:"prior" json:"prior"`
 	CVSSFloor     float64             `yaml:"cvss_floor" json:"cvss_floor"`
+	// CVSSFloorAutomatable replaces CVSSFloor when the vector is SSVC
+	// automatable (network, low complexity, no privileges, no interaction).
+	CVSSFloorAutomatable float64 `yaml:"cvss_floor_automatable" json:"cvss_floor_automatable"`
 }
 
 // ExploitStatusWeight maps Spotlight exploit_status 90/60/30 to weights.
@@ -121,12 +125,27 @@ type TierPolicy struct {
 }
 
 // EscalationPolicy holds the minimum-tier rules. A tier value is "P1".."P4"
-// or "none" (disabled).
+// or "none" (disabled). "Exploited" means in CISA KEV or tied to a named
+// adversary by Falcon Intelligence (or Spotlight cve.actors).
 type EscalationPolicy struct {
-	ActiveDetection    string `yaml:"active_detection" json:"active_detection"`
-	KEVInternetExposed string `yaml:"kev_internet_exposed" json:"kev_internet_exposed"`
-	KEV                string `yaml:"kev" json:"kev"`
-	BODFloor           bool   `yaml:"bod_floor" json:"bod_floor"`
+	ActiveDetection        string `yaml:"active_detection" json:"active_detection"`
+	KEVInternetExposed     string `yaml:"kev_internet_exposed" json:"kev_internet_exposed"`
+	ExploitedCriticalAsset string `yaml:"exploited_critical_asset" json:"exploited_critical_asset"`
+	ExploitedHighAsset     string `yaml:"exploited_high_asset" json:"exploited_high_asset"`
+	KEV                    string `yaml:"kev" json:"kev"`
+	IntelActor             string `yaml:"intel_actor" json:"intel_actor"`
+	BODFloor               bool   `yaml:"bod_floor" json:"bod_floor"`
+}
+
+// DemotionPolicy holds the rules that lower a tier, each a number of tiers
+// (0 disables; a tier never goes below P4).
+type DemotionPolicy struct {
+	// CompensatingControlFloor lowers every escalation floor except
+	// active_detection and bod_floor on a COMPENSATING_CONTROL finding.
+	CompensatingControlFloor int `yaml:"compensating_control_floor" json:"compensating_control_floor"`
+	// StaleHost lowers the tier of a finding on a stale host (see
+	// confidence.stale_host_days) unless a live detection is tied to it.
+	StaleHost int `yaml:"stale_host" json:"stale_host"`
 }
 
 // ConfidencePolicy holds the confidence penalties and labels.
@@ -234,6 +253,7 @@ func (p *Policy) Validate() error {
 		{"likelihood.exprt_rating.medium", l.ExPRT.Medium}, {"likelihood.exprt_rating.low", l.ExPRT.Low},
 		{"likelihood.intel_actors", l.IntelActors}, {"likelihood.intel_reports", l.IntelReports},
 		{"likelihood.epss", l.EPSS}, {"likelihood.prior", l.Prior}, {"likelihood.cvss_floor", l.CVSSFloor},
+		{"likelihood.cvss_floor_automatable", l.CVSSFloorAutomatable},
 		{"criticality.critical", p.Criticality.Critical}, {"criticality.high", p.Criticality.High},
 		{"criticality.noncritical", p.Criticality.Noncritical}, {"criticality.unassigned", p.Criticality.Unassigned},
 		{"role.domain_controller", p.Role.DomainController}, {"role.server", p.Role.Server},
@@ -281,10 +301,21 @@ func (p *Policy) Validate() error {
 	for _, e := range []struct{ k, v string }{
 		{"active_detection", p.Escalation.ActiveDetection},
 		{"kev_internet_exposed", p.Escalation.KEVInternetExposed},
+		{"exploited_critical_asset", p.Escalation.ExploitedCriticalAsset},
+		{"exploited_high_asset", p.Escalation.ExploitedHighAsset},
 		{"kev", p.Escalation.KEV},
+		{"intel_actor", p.Escalation.IntelActor},
 	} {
 		if _, ok := parseTierSetting(e.v); !ok {
 			bad("policy.escalation.%s: %q is not one of P1, P2, P3, P4, none", e.k, e.v)
+		}
+	}
+	for _, d := range []struct {
+		k string
+		v int
+	}{{"compensating_control_floor", p.Demotion.CompensatingControlFloor}, {"stale_host", p.Demotion.StaleHost}} {
+		if d.v < 0 || d.v > 3 {
+			bad("policy.demotion.%s: %d is out of range 0–3 (tiers to lower; 0 disables)", d.k, d.v)
 		}
 	}
 	c := p.Confidence

@@ -17,6 +17,11 @@ func TestDefaultPolicyValid(t *testing.T) {
 	if p.Tiers.P1.MinScore != 70 || p.Tiers.P4.SLADays != 180 || p.Likelihood.KEV != 0.95 || p.Escalation.KEV != "P2" {
 		t.Fatalf("defaults not loaded: %+v", p)
 	}
+	want := EscalationPolicy{ActiveDetection: "P1", KEVInternetExposed: "P1", ExploitedCriticalAsset: "P1", ExploitedHighAsset: "P1", KEV: "P2", IntelActor: "P2"}
+	if p.Escalation != want || p.Demotion != (DemotionPolicy{CompensatingControlFloor: 1, StaleHost: 1}) ||
+		p.Likelihood.CVSSFloorAutomatable != 0.3 || p.Suppression.CompensatingControl != 0.5 {
+		t.Fatalf("new rules' defaults not loaded: %+v %+v", p.Escalation, p.Demotion)
+	}
 	if DefaultPolicy() == p {
 		t.Fatal("DefaultPolicy must return a fresh copy")
 	}
@@ -51,12 +56,15 @@ func TestDefaultPolicyEveryKeyCommented(t *testing.T) {
 }
 
 func TestParsePolicyOverridesOnlyNamedKeys(t *testing.T) {
-	p, err := ParsePolicy([]byte("tiers:\n  p1:\n    min_score: 80\nescalation:\n  kev: none\n"))
+	p, err := ParsePolicy([]byte("tiers:\n  p1:\n    min_score: 80\nescalation:\n  kev: none\n  exploited_high_asset: P2\ndemotion:\n  stale_host: 0\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Tiers.P1.MinScore != 80 || p.Tiers.P1.SLADays != 3 || p.Tiers.P2.MinScore != 40 || p.Escalation.KEV != "none" || p.Likelihood.AlertCVE != 0.98 {
 		t.Fatalf("override merged wrongly: %+v", p.Tiers)
+	}
+	if p.Escalation.ExploitedHighAsset != "P2" || p.Escalation.ExploitedCriticalAsset != "P1" || p.Demotion.StaleHost != 0 || p.Demotion.CompensatingControlFloor != 1 {
+		t.Fatalf("override merged wrongly: %+v %+v", p.Escalation, p.Demotion)
 	}
 	if p.Fingerprint() == DefaultPolicy().Fingerprint() {
 		t.Error("fingerprint must change with a value")
@@ -81,6 +89,13 @@ func TestPolicyValidationErrors(t *testing.T) {
 		{"sla range", "tiers: {p1: {sla_days: 0}}", "policy.tiers.p1.sla_days: 0 is out of range 1–3650"},
 		{"sla shrinks", "tiers: {p3: {sla_days: 7}}", "policy.tiers.p3.sla_days: 7 is shorter than policy.tiers.p2.sla_days (14)"},
 		{"escalation value", "escalation: {kev: P0}", `policy.escalation.kev: "P0" is not one of P1, P2, P3, P4, none`},
+		{"critical asset escalation value", "escalation: {exploited_critical_asset: high}", `policy.escalation.exploited_critical_asset: "high" is not one of P1, P2, P3, P4, none`},
+		{"high asset escalation value", "escalation: {exploited_high_asset: P5}", `policy.escalation.exploited_high_asset: "P5" is not one of P1, P2, P3, P4, none`},
+		{"intel actor escalation value", "escalation: {intel_actor: yes}", `policy.escalation.intel_actor: "yes" is not one of P1, P2, P3, P4, none`},
+		{"demotion negative", "demotion: {stale_host: -1}", "policy.demotion.stale_host: -1 is out of range 0–3 (tiers to lower; 0 disables)"},
+		{"demotion too many tiers", "demotion: {compensating_control_floor: 4}", "policy.demotion.compensating_control_floor: 4 is out of range 0–3"},
+		{"demotion unknown key", "demotion:\n  unmanaged: 1\n", `line 2: unknown key "unmanaged"`},
+		{"automatable floor", "likelihood: {cvss_floor_automatable: 1.2}", "policy.likelihood.cvss_floor_automatable: 1.2 is out of range 0–1"},
 		{"stale days", "confidence: {stale_host_days: 0}", "policy.confidence.stale_host_days: 0 is out of range 1–3650"},
 		{"labels order", "confidence: {labels: {medium: 0.9}}", "policy.confidence.labels.medium: 0.9 must be below policy.confidence.labels.high (0.75)"},
 		{"version", "version: 2", "policy.version: 2 is not supported (want 1)"},
