@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/vulnpilot/vulnpilot/internal/falconsim"
 )
 
 func TestFalconSearchVulnerabilitiesPages(t *testing.T) {
@@ -216,4 +218,20 @@ func TestFalconIntelAndRemediations(t *testing.T) {
 	}
 	res, _ = call(t, r, "falcon_get_remediations", map[string]any{"ids": []string{"nope"}})
 	mustFail(t, res, KindNotFound, `id "nope" not found`)
+}
+
+// A filter that passes the local check but that Falcon refuses comes back
+// as an invalid-arguments error carrying Falcon's hint.
+func TestFalconRejectedFilterCarriesFalconHint(t *testing.T) {
+	r, _ := newRegistry(t, Selection{})
+	res, _ := call(t, r, "falcon_search_vulnerabilities", map[string]any{"filter": "host_info.third_party_asset_ids:'x'"})
+	mustFail(t, res, KindInvalidArguments, "HTTP 400", "allowed FQL fields for spotlight/combinedQueryVulnerabilities")
+	mustNotLeak(t, res.Summary)
+}
+
+func mustNotLeak(t *testing.T, s string) {
+	t.Helper()
+	if strings.Contains(s, falconsim.DemoClientSecret) {
+		t.Fatal("the Falcon client secret reached a result")
+	}
 }
