@@ -87,6 +87,9 @@ func (s *Snapshots) Refresh(ctx context.Context) error {
 // Set installs a snapshot (Refresh does this; tests call it directly).
 func (s *Snapshots) Set(snap *snapshot.Snapshot) {
 	st := &State{Snap: snap, Gen: s.gen.Add(1), Loaded: time.Now().UTC(), cache: map[string]*selEntry{}}
+	// Warm the whole-tenant view before swapping in, so the most common
+	// question never pays for it on the request path.
+	_, _ = st.breakdown("")
 	s.cur.Store(st)
 	sum := snap.Summary()
 	hp := HistoryPoint{AssessedAt: sum.AssessedAt, Findings: sum.Findings, Items: sum.Items, ByTier: map[string]int{},

@@ -394,26 +394,32 @@ type Breakdown struct {
 func (sel *Selection) Breakdown(maxBU int) Breakdown {
 	s := sel.s
 	b := Breakdown{ByTier: map[string]Count{}}
-	hosts := make([]bool, len(s.hosts))
+	// Count per host in flat arrays first, then fold hosts into business
+	// units: a map look-up per host instead of per finding.
+	type hostAgg struct {
+		tiers   [5]int32
+		overdue int32
+	}
+	perHost := make([]hostAgg, len(s.hosts))
+	seenHost := make([]bool, len(s.hosts))
 	cves := make([]bool, len(s.cves))
-	bu := map[string]*Group{}
+	var tierCount [5]int
 	for _, i := range sel.idx {
 		c := &s.findings[i]
-		b.Findings++
-		if !hosts[c.host] {
-			hosts[c.host] = true
+		h := &perHost[c.host]
+		h.tiers[c.tier]++
+		tierCount[c.tier]++
+		if !seenHost[c.host] {
+			seenHost[c.host] = true
 			b.Hosts++
 		}
 		if !cves[c.cve] {
 			cves[c.cve] = true
 			b.CVEs++
 		}
-		t := string(tiers[c.tier])
-		cnt := b.ByTier[t]
-		cnt.Findings++
-		b.ByTier[t] = cnt
 		if c.overdue {
 			b.Overdue++
+			h.overdue++
 		}
 		if s.cves[c.cve].kev != nil {
 			b.KEV++
@@ -421,7 +427,19 @@ func (sel *Selection) Breakdown(maxBU int) Breakdown {
 		if c.alerts {
 			b.Alerted++
 		}
-		name := s.hosts[c.host].bu
+	}
+	b.Findings = len(sel.idx)
+	for t, n := range tierCount {
+		if n > 0 {
+			b.ByTier[string(tiers[t])] = Count{Findings: n}
+		}
+	}
+	bu := map[string]*Group{}
+	for hi := range perHost {
+		if !seenHost[hi] {
+			continue
+		}
+		name := s.hosts[hi].bu
 		if name == "" {
 			name = "(none)"
 		}
@@ -430,11 +448,14 @@ func (sel *Selection) Breakdown(maxBU int) Breakdown {
 			g = &Group{Name: name, ByTier: map[string]int{}}
 			bu[name] = g
 		}
-		g.Findings++
-		g.ByTier[t]++
-		if c.overdue {
-			g.Overdue++
+		h := &perHost[hi]
+		for t, n := range h.tiers {
+			if n > 0 {
+				g.ByTier[string(tiers[t])] += int(n)
+				g.Findings += int(n)
+			}
 		}
+		g.Overdue += int(h.overdue)
 	}
 	items := sel.Items()
 	b.Items = len(items)

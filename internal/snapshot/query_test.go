@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -96,6 +97,14 @@ func TestSelectMatchesBruteForce(t *testing.T) {
 	all, _ := s.Select("")
 	if all.Len() != s.Summary().Findings || len(all.Items()) != len(s.Items()) {
 		t.Fatalf("empty filter: %d findings / %d items, summary %d / %d", all.Len(), len(all.Items()), s.Summary().Findings, len(s.Items()))
+	}
+	// The whole-tenant breakdown agrees with the snapshot's own summary.
+	b, sum := all.Breakdown(-1), s.Summary()
+	if b.Hosts != sum.Hosts || b.CVEs != sum.CVEs || b.Overdue != sum.Overdue || b.KEV != sum.KEVFindings || b.Alerted != sum.ThreatActive {
+		t.Fatalf("breakdown %+v vs summary %+v", b, sum)
+	}
+	if !reflect.DeepEqual(b.ByBU, sum.ByBU) || !reflect.DeepEqual(b.ByTier, sum.ByTier) {
+		t.Fatalf("by business unit / tier differ:\n%+v\n%+v", b.ByBU, sum.ByBU)
 	}
 }
 
