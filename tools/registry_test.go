@@ -144,6 +144,15 @@ func TestToolsMarkdownIsCurrent(t *testing.T) {
 	if err != nil || string(got) != want {
 		t.Fatalf("tools/TOOLS.md is stale: regenerate it with `vulnpilot tools --markdown > tools/TOOLS.md` (or UPDATE_TOOLSNAPS=true go test ./tools/)")
 	}
+	// The README carries the same tables (without the generator's comment line).
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tables, _ := strings.Cut(want, "\n")
+	if !strings.Contains(string(readme), strings.TrimSpace(tables)) {
+		t.Fatalf("README.md's tool table differs from `vulnpilot tools --markdown`; paste tools/TOOLS.md (minus its first line) into README.md")
+	}
 	for _, tool := range All() {
 		if !strings.Contains(want, "`"+tool.Name+"`") {
 			t.Errorf("%s missing from the table", tool.Name)
