@@ -52,10 +52,30 @@ type snapshot struct {
 	cveFacetJSON  [][]byte // cve facet per CVE
 	remJSON       [][]byte // remediation entity per remediation
 
-	evalOnce  sync.Once
-	evalByID  map[string]int32 // evaluation-logic id -> finding, built on first use
+	evalOnce sync.Once
+	evalByID map[string]int32 // evaluation-logic id -> finding, built on first use
+
+	// findingOrders index the findings by time; snapshots sharing the
+	// findings share them.
+	findingOrders *findingOrders
 
 	cache *queryCache
+}
+
+// findingOrders are the findings sorted by created_timestamp and by
+// updated_timestamp (ties by position), each built on first use: streams
+// shard by created_timestamp and incremental pulls filter on
+// updated_timestamp.
+type findingOrders struct {
+	created, updated lazyOrder
+}
+
+func (s *snapshot) findingsByCreated() []int32 {
+	return s.findingOrders.created.get(len(s.findings), func(i int32) int64 { return s.findings[i].created })
+}
+
+func (s *snapshot) findingsByUpdated() []int32 {
+	return s.findingOrders.updated.get(len(s.findings), func(i int32) int64 { return s.findings[i].updated })
 }
 
 type strID uint32
@@ -264,6 +284,7 @@ func buildSnapshot(t *Tenant) (*snapshot, error) {
 	for i := range s.rems {
 		s.remJSON[i] = s.renderRemediation(int32(i))
 	}
+	s.findingOrders = &findingOrders{}
 	s.cache = newQueryCache()
 	return s, nil
 }
@@ -415,5 +436,6 @@ func snapshotFields(s *snapshot) snapshot {
 		intel: s.intel, intelByCVE: s.intelByCVE,
 		managed:       s.managed,
 		hostFacetJSON: s.hostFacetJSON, cveFacetJSON: s.cveFacetJSON, remJSON: s.remJSON,
+		findingOrders: s.findingOrders,
 	}
 }

@@ -2,6 +2,7 @@ package falconsim
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -203,6 +204,10 @@ var findingsCollection = &collection{
 	schema: spotlightSchema,
 	size:   func(s *snapshot) int { return len(s.findings) },
 	rec:    func(s *snapshot) recordCursor { return &findingCursor{s: s} },
+	indexes: []rangeIndex{
+		{field: "created_timestamp", perm: (*snapshot).findingsByCreated},
+		{field: "updated_timestamp", perm: (*snapshot).findingsByUpdated},
+	},
 	sorts: map[string]sortKeyFunc{
 		"created_timestamp": {key: func(s *snapshot, i int32) sortKey { return sortKey{n: float64(s.findings[i].created)} }},
 		"updated_timestamp": {key: func(s *snapshot, i int32) sortKey { return sortKey{n: float64(s.findings[i].updated)} }},
@@ -301,14 +306,10 @@ func (s *Server) handleCombinedVulns(c *call) {
 		return
 	}
 	bp := s.getBuf()
-	b := append(*bp, '[')
-	for k, i := range res.items {
-		if k > 0 {
-			b = append(b, ',')
-		}
-		b = c.snap.appendFinding(b, i, fc)
+	if hint := c.snap.pageBytesHint(res.items, fc); cap(*bp) < hint {
+		*bp = make([]byte, 0, hint)
 	}
-	b = append(b, ']')
+	b := c.snap.appendFindings(*bp, res.items, fc)
 	*bp = b
 	s.addStat(func(st *Stats) { st.FindingsServed += int64(len(res.items)) })
 	if truncate {
@@ -318,6 +319,81 @@ func (s *Server) handleCombinedVulns(c *call) {
 		c.reply(http.StatusOK, pag, nil, b, nil)
 	}
 	s.putBuf(bp)
+}
+
+// pageBytesHint estimates the rendered size of a combined page from the
+// pre-rendered parts its findings copy, so that a response buffer is
+// allocated once at its size (a 5000-finding page with facets is ~15 MB)
+// instead of doubling its way up: concurrent shard streams often get a
+// fresh buffer.
+func (s *snapshot) pageBytesHint(items []int32, fc facets) int {
+	n := 2
+	for _, i := range items {
+		f := &s.findings[i]
+		rems := s.findingRems(f)
+		n += 1024 + 2*(len(s.strsJSON[f.nameVersion])+len(s.strsJSON[f.product])+len(s.strsJSON[f.vendor])) + 96*len(rems)
+		if fc.hostInfo {
+			n += len(s.hostFacetJSON[f.host])
+		}
+		if fc.cve {
+			n += len(s.cveFacetJSON[f.cve])
+		}
+		if fc.remediation {
+			for _, r := range rems {
+				n += len(s.remJSON[r])
+			}
+		}
+		if fc.evalLogic {
+			n += 1024
+		}
+	}
+	return n
+}
+
+// touchAhead is how many findings appendFindings touches ahead of
+// rendering them.
+const touchAhead = 64
+
+// appendFindings renders items as a JSON array. A page sorted by time
+// jumps between hosts all over memory, and rendering would copy each
+// host's and CVE's pre-rendered facets after one cache miss at a time;
+// touching the next findings' parts first, in a loop of independent loads,
+// lets the CPU fetch them in parallel. On a 1M-finding tenant that saves
+// about a fifth of the rendering time of created_timestamp-sorted pages
+// (BenchmarkRenderPage); pages in tenant order are cache-friendly anyway.
+func (s *snapshot) appendFindings(b []byte, items []int32, fc facets) []byte {
+	b = append(b, '[')
+	var sink byte
+	for c := 0; c < len(items); c += touchAhead {
+		chunk := items[c:min(c+touchAhead, len(items))]
+		for _, i := range chunk {
+			f := &s.findings[i]
+			sink += f.id[0] + s.aidJSON[f.host][0]
+			if fc.hostInfo {
+				sink += touchLines(s.hostFacetJSON[f.host])
+			}
+			if fc.cve {
+				sink += touchLines(s.cveFacetJSON[f.cve])
+			}
+		}
+		for k, i := range chunk {
+			if c+k > 0 {
+				b = append(b, ',')
+			}
+			b = s.appendFinding(b, i, fc)
+		}
+	}
+	runtime.KeepAlive(sink) // the touches must not be optimised away
+	return append(b, ']')
+}
+
+// touchLines reads one byte per cache line of b.
+func touchLines(b []byte) byte {
+	var x byte
+	for o := 0; o < len(b); o += 64 {
+		x += b[o]
+	}
+	return x
 }
 
 // replyTruncated sends the first half of a page and ends the response

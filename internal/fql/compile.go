@@ -30,6 +30,7 @@ type Record interface {
 type Filter struct {
 	canon  Node   // typed canonical form
 	root   *cnode // nil: matches everything
+	schema *Schema
 	fields []string
 	pool   sync.Pool // *[]Value scratch buffers for Match
 }
@@ -56,7 +57,7 @@ func Compile(filter string, s *Schema, now time.Time) (*Filter, error) {
 	if canon == nil {
 		canon = &AndNode{}
 	}
-	f := &Filter{canon: canon, root: root}
+	f := &Filter{canon: canon, root: root, schema: s}
 	for name := range c.seen {
 		f.fields = append(f.fields, name)
 	}
