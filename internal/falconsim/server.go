@@ -611,4 +611,3 @@ func (s *Server) mutate(f func(cur *snapshot) *snapshot) {
 		s.snap.Store(n)
 	}
 }
-
