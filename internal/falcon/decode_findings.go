@@ -2,7 +2,6 @@ package falcon
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -679,6 +678,3 @@ outer:
 	}
 	return dst
 }
-
-// errPage wraps a decode failure so that the stream knows to retry the page.
-func errPage(err error) error { return fmt.Errorf("invalid page: %w", err) }

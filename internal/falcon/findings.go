@@ -246,7 +246,12 @@ func (c *Client) decodeFindings(dec *findingsDecoder, buf *bytes.Buffer, capHint
 func (c *Client) submitRaw(ctx context.Context, op, id, method, path string, params oaruntime.ClientRequestWriter, filter string, buf *bytes.Buffer) error {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
-	_, err := c.api.Transport.Submit(&oaruntime.ClientOperation{
+	// go-openapi's runtime takes the request context through SubmitContext.
+	ct, ok := c.api.Transport.(oaruntime.ContextualTransport)
+	if !ok {
+		return fmt.Errorf("falcon: gofalcon transport %T cannot carry a request context", c.api.Transport)
+	}
+	_, err := ct.SubmitContext(ctx, &oaruntime.ClientOperation{
 		ID:                 id,
 		Method:             method,
 		PathPattern:        path,
@@ -255,7 +260,6 @@ func (c *Client) submitRaw(ctx context.Context, op, id, method, path string, par
 		Schemes:            []string{"https"},
 		Params:             params,
 		Reader:             &rawReader{c: c, op: op, filter: filter, buf: buf},
-		Context:            ctx,
 	})
 	if err != nil {
 		var ip *invalidPageError
