@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vulnpilot/vulnpilot/internal/falcon"
 )
 
 // Config is the whole configuration. The zero value plus Defaults() is valid
@@ -92,9 +94,6 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
 // Reveal returns the secret for the one place that needs it: the API client.
 func (s Secret) Reveal() string { return string(s) }
-
-// Clouds are the accepted values of falcon.cloud / FALCON_CLOUD.
-var Clouds = []string{"us-1", "us-2", "eu-1", "us-gov-1", "us-gov-2", "autodiscover"}
 
 // Defaults returns the built-in configuration.
 func Defaults() Config {
@@ -200,8 +199,8 @@ func (c *Config) applyEnv(env Env) {
 // Validate checks every field; the error names the field and what is allowed.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Falcon.Cloud != "" && !slices.Contains(Clouds, strings.ToLower(c.Falcon.Cloud)) {
-		errs = append(errs, fmt.Errorf("falcon.cloud (FALCON_CLOUD): %q is not one of %s", c.Falcon.Cloud, strings.Join(Clouds, ", ")))
+	if c.Falcon.Cloud != "" && !slices.Contains(falcon.Clouds, strings.ToLower(c.Falcon.Cloud)) {
+		errs = append(errs, fmt.Errorf("falcon.cloud (FALCON_CLOUD): %q is not one of %s", c.Falcon.Cloud, strings.Join(falcon.Clouds, ", ")))
 	}
 	if c.Falcon.BaseURL != "" {
 		u, err := url.Parse(c.Falcon.BaseURL)
