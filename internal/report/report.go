@@ -94,7 +94,7 @@ func Table(w io.Writer, d Document) error {
 			due += " (overdue)"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", q.Rank, q.Tier, q.Score, due,
-			term(hostList(q.Hosts, 2)), term(list(q.CVEs, 2)), term(clip(q.Remediation.Title, 48)), term(clip(topWhy(q.Evidence), 70)))
+			term(hostList(q.Hosts, 2)), term(list(q.CVEs, 2)), term(clip(q.Remediation.Title, 48)), term(clip(topWhy(q.Tier, q.Evidence), 90)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -152,8 +152,16 @@ func Markdown(w io.Writer, d Document) error {
 	return nil
 }
 
-func topWhy(ev []risk.Evidence) string {
+// topWhy is the one-line reason for a row: the policy rule that set the
+// tier when a rule (not the score) did, then the strongest evidence.
+func topWhy(tier risk.Tier, ev []risk.Evidence) string {
 	var parts []string
+	for _, e := range ev {
+		if e.Factor == "tier" && e.Value == string(tier) && (strings.HasPrefix(e.Ref, "escalation.") || strings.HasPrefix(e.Ref, "demotion.")) {
+			parts = append(parts, e.Detail)
+			break
+		}
+	}
 	for _, e := range ev {
 		if e.Points > 0 && len(parts) < 2 {
 			parts = append(parts, e.Detail)

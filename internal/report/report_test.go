@@ -27,7 +27,11 @@ func sampleDoc() Document {
 		{Key: "wi-h-1", Kind: plan.KindHost, Tier: risk.P1, Score: 91.2, Due: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC),
 			Hosts: []plan.HostRef{{AID: "a1", Hostname: hostile}}, CVEs: []string{"CVE-2024-1"}, FindingIDs: []string{"f1"},
 			Remediation: plan.Remediation{ID: "r1", Title: hostile},
-			Evidence:    []risk.Evidence{{Factor: "exploitation", Source: "kev", Detail: "CISA KEV lists " + hostile, Points: 50}}},
+			Evidence: []risk.Evidence{
+				{Factor: "exploitation", Source: "kev", Detail: "CISA KEV lists " + hostile, Points: 50},
+				{Factor: "tier", Source: "policy", Ref: "tiers.p2.min_score", Value: "P2", Detail: "score 45 ≥ 40: P2"},
+				{Factor: "tier", Source: "policy", Ref: "escalation.exploited_critical_asset", Value: "P1", Detail: "KEV on a Critical asset: at least P1"},
+			}},
 		{Key: "wi-h-2", Kind: plan.KindHost, Tier: risk.P4, Score: 3, Due: time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC),
 			Hosts: []plan.HostRef{{AID: "a2", Hostname: "ws-2"}}, CVEs: []string{"CVE-2024-2"}, FindingIDs: []string{"f2"},
 			Remediation: plan.Remediation{ID: "r2", Title: "Update X"}},
@@ -83,6 +87,9 @@ func TestTableStripsControlCharacters(t *testing.T) {
 	}
 	if rows != 2 {
 		t.Fatalf("want 2 queue rows, got %d in:\n%s", rows, out)
+	}
+	if !strings.Contains(out, "KEV on a Critical asset: at least P1; CISA KEV lists") {
+		t.Errorf("the row must say which rule set its tier, then the strongest evidence:\n%s", out)
 	}
 	if !strings.Contains(out, "… 1 more work items") {
 		t.Errorf("missing the truncation line:\n%s", out)
