@@ -148,45 +148,72 @@ func cell(line int, col string, values []string, v string) (int, error) {
 	return i, nil
 }
 
-func (t *tables) parseCoordinator(data []byte) error {
-	recs, err := readTable(data, []string{"row", "Exploitation", "Automatable", "Technical Impact", "Mission and Well-Being Impact", "CISA Levels"})
+// column is one decision-point or outcome column of a decision table.
+type column struct {
+	header string   // prefix of the CSV header (the file appends a version)
+	name   string   // as errors name it
+	values []string // allowed values, in index order
+}
+
+var (
+	coordinatorPoints = []column{
+		{"Exploitation", "exploitation", exploitationValues},
+		{"Automatable", "automatable", yesNoValues},
+		{"Technical Impact", "technical impact", techImpactValues},
+		{"Mission and Well-Being Impact", "mission and well-being impact", missionValues},
+	}
+	coordinatorOutcome = column{"CISA Levels", "decision", decisionValues}
+
+	bodPoints = []column{
+		{"In KEV", "in KEV", yesNoValues},
+		{"Publicly Exposed", "publicly exposed", yesNoValues},
+		{"Automatable", "automatable", yesNoValues},
+		{"Technical Impact", "technical impact", techImpactValues},
+	}
+	bodOutcome = column{"CISA BOD 26-04 Remediation Timelines", "timeline", timelineValues}
+)
+
+// parseTable reads a decision table laid out as row number, decision
+// points, outcome; checks every value against its column and that each
+// combination of decision-point values appears exactly once; and hands each
+// row to emit with the combination's index. The index is mixed-radix over
+// the points' value sets in column order, which is what coordIndex and
+// bodIndex compute for lookups.
+func parseTable(data []byte, points []column, outcome column, emit func(idx, row int, ix []int, rec []string)) error {
+	headers := []string{"row"}
+	size := 1
+	for _, p := range points {
+		headers = append(headers, p.header)
+		size *= len(p.values)
+	}
+	headers = append(headers, outcome.header)
+	recs, err := readTable(data, headers)
 	if err != nil {
 		return err
 	}
-	seen := [len(t.coord)]bool{}
+	seen := make([]bool, size)
+	ix := make([]int, len(points))
 	for i, rec := range recs {
 		line := i + 2
 		row, err := strconv.Atoi(rec[0])
 		if err != nil {
 			return fmt.Errorf("line %d: row %q is not a number", line, rec[0])
 		}
-		e, err := cell(line, "exploitation", exploitationValues, rec[1])
-		if err != nil {
+		idx := 0
+		for j, p := range points {
+			if ix[j], err = cell(line, p.name, p.values, rec[j+1]); err != nil {
+				return err
+			}
+			idx = idx*len(p.values) + ix[j]
+		}
+		if _, err := cell(line, outcome.name, outcome.values, rec[len(points)+1]); err != nil {
 			return err
 		}
-		a, err := cell(line, "automatable", yesNoValues, rec[2])
-		if err != nil {
-			return err
-		}
-		ti, err := cell(line, "technical impact", techImpactValues, rec[3])
-		if err != nil {
-			return err
-		}
-		m, err := cell(line, "mission and well-being impact", missionValues, rec[4])
-		if err != nil {
-			return err
-		}
-		if _, err := cell(line, "decision", decisionValues, rec[5]); err != nil {
-			return err
-		}
-		idx := coordIndex(e, a, ti, m)
 		if seen[idx] {
-			return fmt.Errorf("line %d: combination %s/%s/%s/%s appears twice", line, rec[1], rec[2], rec[3], rec[4])
+			return fmt.Errorf("line %d: combination %s appears twice", line, strings.Join(rec[1:len(points)+1], "/"))
 		}
 		seen[idx] = true
-		cr := CoordinatorRow{Row: row, Exploitation: rec[1], Automatable: rec[2], TechnicalImpact: rec[3], Mission: rec[4], Decision: rec[5]}
-		t.coord[idx] = cr
-		t.coordRaw = append(t.coordRaw, cr)
+		emit(idx, row, ix, rec)
 	}
 	for idx, ok := range seen {
 		if !ok {
@@ -196,52 +223,20 @@ func (t *tables) parseCoordinator(data []byte) error {
 	return nil
 }
 
+func (t *tables) parseCoordinator(data []byte) error {
+	return parseTable(data, coordinatorPoints, coordinatorOutcome, func(idx, row int, _ []int, rec []string) {
+		cr := CoordinatorRow{Row: row, Exploitation: rec[1], Automatable: rec[2], TechnicalImpact: rec[3], Mission: rec[4], Decision: rec[5]}
+		t.coord[idx] = cr
+		t.coordRaw = append(t.coordRaw, cr)
+	})
+}
+
 func (t *tables) parseBOD(data []byte) error {
-	recs, err := readTable(data, []string{"row", "In KEV", "Publicly Exposed", "Automatable", "Technical Impact", "CISA BOD 26-04 Remediation Timelines"})
-	if err != nil {
-		return err
-	}
-	seen := [len(t.bod)]bool{}
-	for i, rec := range recs {
-		line := i + 2
-		row, err := strconv.Atoi(rec[0])
-		if err != nil {
-			return fmt.Errorf("line %d: row %q is not a number", line, rec[0])
-		}
-		k, err := cell(line, "in KEV", yesNoValues, rec[1])
-		if err != nil {
-			return err
-		}
-		p, err := cell(line, "publicly exposed", yesNoValues, rec[2])
-		if err != nil {
-			return err
-		}
-		a, err := cell(line, "automatable", yesNoValues, rec[3])
-		if err != nil {
-			return err
-		}
-		ti, err := cell(line, "technical impact", techImpactValues, rec[4])
-		if err != nil {
-			return err
-		}
-		if _, err := cell(line, "timeline", timelineValues, rec[5]); err != nil {
-			return err
-		}
-		idx := bodIndex(k, p, a, ti)
-		if seen[idx] {
-			return fmt.Errorf("line %d: combination %s/%s/%s/%s appears twice", line, rec[1], rec[2], rec[3], rec[4])
-		}
-		seen[idx] = true
-		br := BODRow{Row: row, InKEV: k == 1, PubliclyExposed: p == 1, Automatable: rec[3], TechnicalImpact: rec[4], Timeline: rec[5]}
+	return parseTable(data, bodPoints, bodOutcome, func(idx, row int, ix []int, rec []string) {
+		br := BODRow{Row: row, InKEV: ix[0] == 1, PubliclyExposed: ix[1] == 1, Automatable: rec[3], TechnicalImpact: rec[4], Timeline: rec[5]}
 		t.bod[idx] = br
 		t.bodRaw = append(t.bodRaw, br)
-	}
-	for idx, ok := range seen {
-		if !ok {
-			return fmt.Errorf("incomplete: %d of %d combinations present (first missing: index %d)", len(recs), len(seen), idx)
-		}
-	}
-	return nil
+	})
 }
 
 // match finds v (case-insensitive, surrounding space ignored) among values
