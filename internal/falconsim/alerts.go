@@ -346,55 +346,20 @@ func (s *snapshot) alertTextMatch(i int32, q string) bool {
 // newest alert comes first ("offset 0 is the latest").
 func (s *Server) handleQueryAlerts(c *call) {
 	q := c.r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"), 100, 10000)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
-	offset, err := parseOffset(q.Get("offset"))
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
 	sortRaw := q.Get("sort")
 	if sortRaw == "" {
 		sortRaw = "created_timestamp|desc"
-	}
-	sp, err := parseSort(sortRaw, alertsCollection, false)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
 	}
 	filter := q.Get("filter")
 	if strings.TrimSpace(filter) == "*" {
 		filter = ""
 	}
-	f, err := c.snap.compile(alertsCollection, filter)
-	if err != nil {
-		c.fail(http.StatusBadRequest, filterError(err))
+	order, limit, offset, ok := c.offsetQuery(alertsCollection, 10000, sortRaw, filter)
+	if !ok {
 		return
 	}
-	order := c.snap.ordered(alertsCollection, filter, f, sp)
-	if text := strings.ToLower(strings.TrimSpace(q.Get("q"))); text != "" {
-		kept := make([]int32, 0, len(order))
-		for _, i := range order {
-			if c.snap.alertTextMatch(i, text) {
-				kept = append(kept, i)
-			}
-		}
-		order = kept
-	}
-	b := []byte{'['}
-	if offset < len(order) {
-		for k, i := range order[offset:min(offset+limit, len(order))] {
-			if k > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, c.snap.alerts[i].a.ID)
-		}
-	}
-	b = append(b, ']')
-	c.reply(http.StatusOK, appendMsaPaging(nil, limit, offset, len(order)), nil, b, nil)
+	order = c.textMatches(order, c.snap.alertTextMatch)
+	replyIDPage(c, order, limit, offset, func(i int32) string { return c.snap.alerts[i].a.ID })
 }
 
 // handleGetAlerts serves POST /alerts/entities/alerts/v2 (composite_ids).
@@ -414,23 +379,6 @@ func (s *Server) handleGetAlerts(c *call) {
 		c.fail(http.StatusBadRequest, "too many composite_ids: at most 1000 are allowed per request")
 		return
 	}
-	b := []byte{'['}
-	n := 0
-	for _, id := range body.CompositeIDs {
-		i, ok := c.snap.alertByID[id]
-		if !ok {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = c.snap.appendAlert(b, i)
-		n++
-	}
-	b = append(b, ']')
-	if n == 0 {
-		c.fail(http.StatusNotFound, "no alerts found for the given composite_ids")
-		return
-	}
-	c.reply(http.StatusOK, nil, nil, b, nil)
+	b, n := appendFound(body.CompositeIDs, inIndex(c.snap.alertByID), c.snap.appendAlert)
+	c.replyFound(b, n, "no alerts found for the given composite_ids")
 }

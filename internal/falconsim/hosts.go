@@ -249,37 +249,11 @@ func (s *snapshot) appendDevice(b []byte, i int32) []byte {
 // handleQueryDevices serves GET /devices/queries/devices/v1.
 func (s *Server) handleQueryDevices(c *call) {
 	q := c.r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"), 100, 5000)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
+	order, limit, offset, ok := c.offsetQuery(devicesCollection, 5000, q.Get("sort"), q.Get("filter"))
+	if !ok {
 		return
 	}
-	offset, err := parseOffset(q.Get("offset"))
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
-	sp, err := parseSort(q.Get("sort"), devicesCollection, false)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
-	filter := q.Get("filter")
-	f, err := c.snap.compile(devicesCollection, filter)
-	if err != nil {
-		c.fail(http.StatusBadRequest, filterError(err))
-		return
-	}
-	res := c.snap.offsetPage(devicesCollection, filter, f, sp, offset, limit)
-	b := []byte{'['}
-	for k, p := range res.items {
-		if k > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, c.snap.hosts[c.snap.managed[p]].h.AID)
-	}
-	b = append(b, ']')
-	c.reply(http.StatusOK, appendMsaPaging(nil, limit, offset, res.total), nil, b, nil)
+	replyIDPage(c, order, limit, offset, func(p int32) string { return c.snap.hosts[c.snap.managed[p]].h.AID })
 }
 
 // managedHost resolves a device id the Hosts API knows (managed hosts only).
@@ -300,29 +274,14 @@ func (s *Server) replyDevices(c *call, ids []string) {
 		c.fail(http.StatusBadRequest, "too many ids: at most 5000 device ids are allowed per request")
 		return
 	}
-	b := []byte{'['}
-	n := 0
 	var pending []int32
-	for _, id := range ids {
-		i, ok := c.snap.managedHost(id)
-		if !ok {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = c.snap.appendDevice(b, i)
-		n++
+	b, n := appendFound(ids, c.snap.managedHost, func(b []byte, i int32) []byte {
 		if strings.HasSuffix(c.snap.hosts[i].status, "_pending") {
 			pending = append(pending, i)
 		}
-	}
-	b = append(b, ']')
-	if n == 0 {
-		c.fail(http.StatusNotFound, "no devices found for the given ids")
-		return
-	}
-	c.reply(http.StatusOK, nil, nil, b, nil)
+		return c.snap.appendDevice(b, i)
+	})
+	c.replyFound(b, n, "no devices found for the given ids")
 	// A containment change is pending until the sensor acknowledges it;
 	// the simulated sensor does so once the pending state has been seen.
 	for _, i := range pending {
@@ -444,36 +403,22 @@ func (s *Server) handleOnlineState(c *call) {
 	if !ok {
 		return
 	}
-	b := []byte{'['}
-	n := 0
-	for _, id := range ids {
-		i, ok := c.snap.managedHost(id)
-		if !ok {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
+	b, n := appendFound(ids, c.snap.managedHost, func(b []byte, i int32) []byte {
+		h := &c.snap.hosts[i].h
 		o := beginObj(b)
-		o.str("id", id)
+		o.str("id", h.AID) // the requested id: managedHost found i by it
 		o.str("cid", c.snap.cid)
 		state := "offline"
 		if c.snap.online(i) {
 			state = "online"
 		}
 		o.str("state", state)
-		if v := unixOrZero(c.snap.hosts[i].h.LastSeen); v != 0 {
+		if v := unixOrZero(h.LastSeen); v != 0 {
 			o.time("last_seen", v)
 		}
-		b = o.end()
-		n++
-	}
-	b = append(b, ']')
-	if n == 0 {
-		c.fail(http.StatusNotFound, "no devices found for the given ids")
-		return
-	}
-	c.reply(http.StatusOK, nil, nil, b, nil)
+		return o.end()
+	})
+	c.replyFound(b, n, "no devices found for the given ids")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -205,25 +205,16 @@ func (s *snapshot) appendIntel(b []byte, i int32) []byte {
 	}
 	o.time("updated_timestamp", s.intelUpdated(i))
 	o.key("related_actors")
-	o.b = append(o.b, '[')
-	for k, a := range v.Actors {
-		if k > 0 {
-			o.b = append(o.b, ',')
-		}
-		ao := beginObj(o.b)
+	o.b = appendArray(o.b, v.Actors, func(b []byte, a IntelActor) []byte {
+		ao := beginObj(b)
 		ao.str("id", a.ID)
 		ao.str("name", a.Name)
 		ao.str("animal_classifier", animalClassifier(a.Name))
-		o.b = ao.end()
-	}
-	o.b = append(o.b, ']')
+		return ao.end()
+	})
 	o.key("related_reports")
-	o.b = append(o.b, '[')
-	for k, r := range v.Reports {
-		if k > 0 {
-			o.b = append(o.b, ',')
-		}
-		ro := beginObj(o.b)
+	o.b = appendArray(o.b, v.Reports, func(b []byte, r IntelReport) []byte {
+		ro := beginObj(b)
 		ro.str("serial_id", r.SerialID)
 		ro.str("title", r.Title)
 		if t := unixOrZero(r.Created); t != 0 {
@@ -235,24 +226,20 @@ func (s *snapshot) appendIntel(b []byte, i int32) []byte {
 			to.str("name", r.Type)
 			ro.b = to.end()
 		}
-		o.b = ro.end()
-	}
-	o.b = append(o.b, ']')
+		return ro.end()
+	})
 	o.key("related_threats")
 	o.b = append(o.b, "[]"...)
-	o.key("references")
-	o.b = append(o.b, '[')
+	var refs []string
 	if c != nil {
-		for k, ref := range c.References {
-			if k > 0 {
-				o.b = append(o.b, ',')
-			}
-			ro := beginObj(o.b)
-			ro.str("url", ref)
-			o.b = ro.end()
-		}
+		refs = c.References
 	}
-	o.b = append(o.b, ']')
+	o.key("references")
+	o.b = appendArray(o.b, refs, func(b []byte, ref string) []byte {
+		ro := beginObj(b)
+		ro.str("url", ref)
+		return ro.end()
+	})
 	return o.end()
 }
 
@@ -260,53 +247,23 @@ func (s *snapshot) appendIntel(b []byte, i int32) []byte {
 // CVE ids.
 func (s *Server) handleQueryIntel(c *call) {
 	q := c.r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"), 100, 5000)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
+	order, limit, offset, ok := c.offsetQuery(intelCollection, 5000, q.Get("sort"), q.Get("filter"))
+	if !ok {
 		return
 	}
-	offset, err := parseOffset(q.Get("offset"))
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
+	order = c.textMatches(order, c.snap.intelTextMatch)
+	replyIDPage(c, order, limit, offset, func(i int32) string { return c.snap.intel[i].v.CVE })
+}
+
+// intelTextMatch implements the q parameter: a case-insensitive substring
+// search over the CVE id, description and actor names.
+func (s *snapshot) intelTextMatch(i int32, q string) bool {
+	v := &s.intel[i].v
+	hay := strings.ToLower(v.CVE + " " + s.intelField(i, "description"))
+	for _, a := range v.Actors {
+		hay += " " + strings.ToLower(a.Name)
 	}
-	sp, err := parseSort(q.Get("sort"), intelCollection, false)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
-	filter := q.Get("filter")
-	f, err := c.snap.compile(intelCollection, filter)
-	if err != nil {
-		c.fail(http.StatusBadRequest, filterError(err))
-		return
-	}
-	order := c.snap.ordered(intelCollection, filter, f, sp)
-	if text := strings.ToLower(strings.TrimSpace(q.Get("q"))); text != "" {
-		kept := order[:0:0]
-		for _, i := range order {
-			v := &c.snap.intel[i].v
-			hay := strings.ToLower(v.CVE + " " + c.snap.intelField(i, "description"))
-			for _, a := range v.Actors {
-				hay += " " + strings.ToLower(a.Name)
-			}
-			if strings.Contains(hay, text) {
-				kept = append(kept, i)
-			}
-		}
-		order = kept
-	}
-	b := []byte{'['}
-	if offset < len(order) {
-		for k, i := range order[offset:min(offset+limit, len(order))] {
-			if k > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, c.snap.intel[i].v.CVE)
-		}
-	}
-	b = append(b, ']')
-	c.reply(http.StatusOK, appendMsaPaging(nil, limit, offset, len(order)), nil, b, nil)
+	return strings.Contains(hay, q)
 }
 
 // handleGetIntel serves POST /intel/entities/vulnerabilities/GET/v1.
@@ -322,23 +279,10 @@ func (s *Server) handleGetIntel(c *call) {
 		c.fail(http.StatusBadRequest, "ids must list between 1 and 5000 CVE ids")
 		return
 	}
-	b := []byte{'['}
-	n := 0
-	for _, id := range body.IDs {
+	byCVE := func(id string) (int32, bool) {
 		i, ok := c.snap.intelByCVE[strings.ToUpper(strings.TrimSpace(id))]
-		if !ok {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = c.snap.appendIntel(b, i)
-		n++
+		return i, ok
 	}
-	b = append(b, ']')
-	if n == 0 {
-		c.fail(http.StatusNotFound, "no vulnerabilities found for the given ids")
-		return
-	}
-	c.reply(http.StatusOK, nil, nil, b, nil)
+	b, n := appendFound(body.IDs, byCVE, c.snap.appendIntel)
+	c.replyFound(b, n, "no vulnerabilities found for the given ids")
 }

@@ -201,7 +201,9 @@ func (o *jsonObj) strs(k string, vs []string) {
 func (o *jsonObj) end() []byte { return append(o.b, '}') }
 
 // appendJSONStrings appends a JSON array of strings; nil and empty slices
-// become [] (Falcon sends empty arrays, not null, for list fields).
+// become [] (Falcon sends empty arrays, not null, for list fields). It is
+// appendArray spelled out so that appendJSONString inlines: string lists
+// are on every render path.
 func appendJSONStrings(dst []byte, vs []string) []byte {
 	dst = append(dst, '[')
 	for i, v := range vs {
@@ -209,6 +211,18 @@ func appendJSONStrings(dst []byte, vs []string) []byte {
 			dst = append(dst, ',')
 		}
 		dst = appendJSONString(dst, v)
+	}
+	return append(dst, ']')
+}
+
+// appendArray appends items as a JSON array, each rendered by each.
+func appendArray[T any](dst []byte, items []T, each func(b []byte, it T) []byte) []byte {
+	dst = append(dst, '[')
+	for i, it := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = each(dst, it)
 	}
 	return append(dst, ']')
 }

@@ -652,16 +652,6 @@ func (s *snapshot) afterPage(col *collection, filter string, f *fql.Filter, sp s
 	return res, nil
 }
 
-// offsetPage runs an offset-paginated query (Hosts, Alerts, Intel).
-func (s *snapshot) offsetPage(col *collection, filter string, f *fql.Filter, sp sortSpec, offset, limit int) pageResult {
-	order := s.ordered(col, filter, f, sp)
-	res := pageResult{total: len(order)}
-	if offset < len(order) {
-		res.items = order[offset:min(offset+limit, len(order))]
-	}
-	return res
-}
-
 // filterError renders an FQL compile error for a 400 reply; it names the
 // allowed fields for unknown ones.
 func filterError(err error) string {

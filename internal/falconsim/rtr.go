@@ -267,17 +267,11 @@ func (r sessionRecord) Lookup(field int, dst []fql.Value) []fql.Value {
 // handleRTRListAll serves GET /real-time-response/queries/sessions/v1: the
 // caller's session ids, newest first unless sorted.
 func (s *Server) handleRTRListAll(c *call) {
+	limit, offset, ok := c.offsetParams(5000)
+	if !ok {
+		return
+	}
 	q := c.r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"), 100, 5000)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
-	offset, err := parseOffset(q.Get("offset"))
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
 	f, err := fql.Compile(q.Get("filter"), rtrSessionSchema, s.clock())
 	if err != nil {
 		c.fail(http.StatusBadRequest, filterError(err))
@@ -305,13 +299,7 @@ func (s *Server) handleRTRListAll(c *call) {
 	if !asc {
 		slices.Reverse(ids)
 	}
-	total := len(ids)
-	if offset < len(ids) {
-		ids = ids[offset:min(offset+limit, len(ids))]
-	} else {
-		ids = nil
-	}
-	c.reply(http.StatusOK, appendMsaPaging(nil, limit, offset, total), nil, appendJSONStrings(nil, ids), nil)
+	replyIDPage(c, ids, limit, offset, func(id string) string { return id })
 }
 
 // handleRTRListSessions serves POST /real-time-response/entities/sessions/GET/v1.
@@ -323,27 +311,14 @@ func (s *Server) handleRTRListSessions(c *call) {
 		c.fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	b := []byte{'['}
-	n := 0
-	s.rtr.mu.Lock()
-	for _, id := range body.IDs {
+	own := func(id string) (*rtrSession, bool) {
 		sess := s.rtr.sessions[id]
-		if sess == nil || sess.client != c.client {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = s.appendSession(b, sess, c.snap)
-		n++
+		return sess, sess != nil && sess.client == c.client
 	}
+	s.rtr.mu.Lock()
+	b, n := appendFound(body.IDs, own, func(b []byte, sess *rtrSession) []byte { return s.appendSession(b, sess, c.snap) })
 	s.rtr.mu.Unlock()
-	b = append(b, ']')
-	if n == 0 {
-		c.fail(http.StatusNotFound, "no sessions found for the given ids")
-		return
-	}
-	c.reply(http.StatusOK, nil, nil, b, nil)
+	c.replyFound(b, n, "no sessions found for the given ids")
 }
 
 func (s *Server) appendSession(b []byte, sess *rtrSession, snap *snapshot) []byte {
@@ -363,12 +338,8 @@ func (s *Server) appendSession(b []byte, sess *rtrSession, snap *snapshot) []byt
 	o.float("duration", sess.updated.Sub(sess.created).Seconds())
 	o.str("hostname", h.Hostname)
 	o.key("logs")
-	o.b = append(o.b, '[')
-	for k, l := range sess.logs {
-		if k > 0 {
-			o.b = append(o.b, ',')
-		}
-		lo := beginObj(o.b)
+	o.b = appendArray(o.b, sess.logs, func(b []byte, l rtrLog) []byte {
+		lo := beginObj(b)
 		lo.int("id", l.id)
 		lo.str("session_id", sess.id)
 		lo.str("base_command", l.base)
@@ -377,9 +348,8 @@ func (s *Server) appendSession(b []byte, sess *rtrSession, snap *snapshot) []byt
 		lo.str("current_directory", l.dir)
 		lo.time("created_at", l.at.Unix())
 		lo.time("updated_at", l.at.Unix())
-		o.b = lo.end()
-	}
-	o.b = append(o.b, ']')
+		return lo.end()
+	})
 	o.bool("offline_queued", sess.offlineQueued)
 	o.str("origin", "vulnpilot")
 	o.str("platform_name", h.Platform)

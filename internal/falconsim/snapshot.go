@@ -154,6 +154,19 @@ type intelRec struct {
 	cve int32 // -1 when the tenant has no CVE record for it
 }
 
+// addID indexes record i of the tenant's list by its id field, which must
+// be present and unique.
+func addID(index map[string]int32, list string, i int, field, id string) error {
+	if id == "" {
+		return fmt.Errorf("%s[%d].%s is empty", list, i, field)
+	}
+	if _, dup := index[id]; dup {
+		return fmt.Errorf("%s[%d].%s %q is a duplicate", list, i, field, id)
+	}
+	index[id] = int32(i)
+	return nil
+}
+
 // buildSnapshot indexes a tenant. It rejects data the simulator cannot serve
 // faithfully (missing ids, dangling references) with errors naming the field.
 func buildSnapshot(t *Tenant) (*snapshot, error) {
@@ -181,13 +194,9 @@ func buildSnapshot(t *Tenant) (*snapshot, error) {
 
 	s.hosts = make([]hostRec, len(t.Hosts))
 	for i, h := range t.Hosts {
-		if h.AID == "" {
-			return nil, fmt.Errorf("hosts[%d].aid is empty", i)
+		if err := addID(s.hostByAID, "hosts", i, "aid", h.AID); err != nil {
+			return nil, err
 		}
-		if _, dup := s.hostByAID[h.AID]; dup {
-			return nil, fmt.Errorf("hosts[%d].aid %q is a duplicate", i, h.AID)
-		}
-		s.hostByAID[h.AID] = int32(i)
 		s.hosts[i] = newHostRec(h)
 		if h.Managed {
 			s.managed = append(s.managed, int32(i))
@@ -195,24 +204,16 @@ func buildSnapshot(t *Tenant) (*snapshot, error) {
 	}
 	s.cves = make([]cveRec, len(t.CVEs))
 	for i, c := range t.CVEs {
-		if c.ID == "" {
-			return nil, fmt.Errorf("cves[%d].id is empty", i)
+		if err := addID(s.cveByID, "cves", i, "id", c.ID); err != nil {
+			return nil, err
 		}
-		if _, dup := s.cveByID[c.ID]; dup {
-			return nil, fmt.Errorf("cves[%d].id %q is a duplicate", i, c.ID)
-		}
-		s.cveByID[c.ID] = int32(i)
 		s.cves[i] = cveRec{c: c, types: []string{"Vulnerability"}}
 	}
 	s.rems = make([]remRec, len(t.Remediations))
 	for i, r := range t.Remediations {
-		if r.ID == "" {
-			return nil, fmt.Errorf("remediations[%d].id is empty", i)
+		if err := addID(s.remByID, "remediations", i, "id", r.ID); err != nil {
+			return nil, err
 		}
-		if _, dup := s.remByID[r.ID]; dup {
-			return nil, fmt.Errorf("remediations[%d].id %q is a duplicate", i, r.ID)
-		}
-		s.remByID[r.ID] = int32(i)
 		s.rems[i] = remRec{r: r}
 	}
 
@@ -231,27 +232,22 @@ func buildSnapshot(t *Tenant) (*snapshot, error) {
 		if a.ID == "" {
 			return nil, fmt.Errorf("alerts[%d].id is empty: resolve the tenant first", i)
 		}
-		if _, dup := s.alertByID[a.ID]; dup {
-			return nil, fmt.Errorf("alerts[%d].id %q is a duplicate", i, a.ID)
+		if err := addID(s.alertByID, "alerts", i, "id", a.ID); err != nil {
+			return nil, err
 		}
 		h, ok := s.hostByAID[a.AID]
 		if !ok {
 			return nil, fmt.Errorf("alerts[%d].aid %q names no host in hosts", i, a.AID)
 		}
-		s.alertByID[a.ID] = int32(i)
 		s.alertByHost[h] = append(s.alertByHost[h], int32(i))
 		s.alerts[i] = alertRec{a: a, host: h}
 	}
 
 	s.intel = make([]intelRec, len(t.Intel))
 	for i, v := range t.Intel {
-		if v.CVE == "" {
-			return nil, fmt.Errorf("intel[%d].cve is empty", i)
+		if err := addID(s.intelByCVE, "intel", i, "cve", v.CVE); err != nil {
+			return nil, err
 		}
-		if _, dup := s.intelByCVE[v.CVE]; dup {
-			return nil, fmt.Errorf("intel[%d].cve %q is a duplicate", i, v.CVE)
-		}
-		s.intelByCVE[v.CVE] = int32(i)
 		c, ok := s.cveByID[v.CVE]
 		if !ok {
 			c = -1

@@ -420,14 +420,7 @@ func (s *Server) handleQueryVulns(c *call) {
 		c.fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	b := []byte{'['}
-	for k, i := range res.items {
-		if k > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, c.snap.findings[i].id)
-	}
-	b = append(b, ']')
+	b := appendArray(nil, res.items, func(b []byte, i int32) []byte { return appendJSONString(b, c.snap.findings[i].id) })
 	c.reply(http.StatusOK, appendSPPaging(nil, res, limit), nil, b, nil)
 }
 
@@ -453,25 +446,10 @@ func (s *Server) handleGetVulns(c *call) {
 	if !ok {
 		return
 	}
-	b := []byte{'['}
-	n := 0
-	for _, id := range ids {
-		i, ok := c.snap.findingByID[id]
-		if !ok {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = c.snap.appendFinding(b, i, facets{cve: true, hostInfo: true, remediation: true})
-		n++
-	}
-	b = append(b, ']')
-	if n == 0 {
-		c.fail(http.StatusNotFound, "no vulnerabilities found for the given ids")
-		return
-	}
-	c.reply(http.StatusOK, nil, nil, b, nil)
+	b, n := appendFound(ids, inIndex(c.snap.findingByID), func(b []byte, i int32) []byte {
+		return c.snap.appendFinding(b, i, facets{cve: true, hostInfo: true, remediation: true})
+	})
+	c.replyFound(b, n, "no vulnerabilities found for the given ids")
 }
 
 // handleGetRemediations serves GET /spotlight/entities/remediations/v2.
@@ -480,25 +458,8 @@ func (s *Server) handleGetRemediations(c *call) {
 	if !ok {
 		return
 	}
-	b := []byte{'['}
-	n := 0
-	for _, id := range ids {
-		i, ok := c.snap.remByID[id]
-		if !ok {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, c.snap.remJSON[i]...)
-		n++
-	}
-	b = append(b, ']')
-	if n == 0 {
-		c.fail(http.StatusNotFound, "no remediations found for the given ids")
-		return
-	}
-	c.reply(http.StatusOK, nil, nil, b, nil)
+	b, n := appendFound(ids, inIndex(c.snap.remByID), func(b []byte, i int32) []byte { return append(b, c.snap.remJSON[i]...) })
+	c.replyFound(b, n, "no remediations found for the given ids")
 }
 
 // Evaluation logic is served per finding: one entity per vulnerability,
@@ -562,15 +523,7 @@ func (s *Server) handleCombinedEvalLogic(c *call) {
 	if !ok {
 		return
 	}
-	b := []byte{'['}
-	for k, i := range res.items {
-		if k > 0 {
-			b = append(b, ',')
-		}
-		b = c.snap.appendEvalLogic(b, i)
-	}
-	b = append(b, ']')
-	c.reply(http.StatusOK, appendSPPaging(nil, res, limit), nil, b, nil)
+	c.reply(http.StatusOK, appendSPPaging(nil, res, limit), nil, appendArray(nil, res.items, c.snap.appendEvalLogic), nil)
 }
 
 // handleQueryEvalLogic serves GET /spotlight/queries/evaluation-logic/v1.
@@ -579,14 +532,7 @@ func (s *Server) handleQueryEvalLogic(c *call) {
 	if !ok {
 		return
 	}
-	b := []byte{'['}
-	for k, i := range res.items {
-		if k > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, c.snap.evalID(i))
-	}
-	b = append(b, ']')
+	b := appendArray(nil, res.items, func(b []byte, i int32) []byte { return appendJSONString(b, c.snap.evalID(i)) })
 	c.reply(http.StatusOK, appendSPPaging(nil, res, limit), nil, b, nil)
 }
 
@@ -596,23 +542,6 @@ func (s *Server) handleGetEvalLogic(c *call) {
 	if !ok {
 		return
 	}
-	b := []byte{'['}
-	n := 0
-	for _, id := range ids {
-		i, ok := c.snap.findingByEvalID(id)
-		if !ok {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = c.snap.appendEvalLogic(b, i)
-		n++
-	}
-	b = append(b, ']')
-	if n == 0 {
-		c.fail(http.StatusNotFound, "no evaluation logic found for the given ids")
-		return
-	}
-	c.reply(http.StatusOK, nil, nil, b, nil)
+	b, n := appendFound(ids, c.snap.findingByEvalID, c.snap.appendEvalLogic)
+	c.replyFound(b, n, "no evaluation logic found for the given ids")
 }
