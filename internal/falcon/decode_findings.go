@@ -292,13 +292,13 @@ func (d *findingsDecoder) finding(f *Finding) error {
 				f.Closed = &t
 			}
 		case "app":
-			err = d.app(&f.App)
+			err = d.app(&f.App, nil, nil)
 		case "apps":
 			err = l.array(func() error {
 				var a App
 				var ids []string
 				var el *EvaluationLogic
-				if err := d.extApp(&a, &ids, &el); err != nil {
+				if err := d.app(&a, &ids, &el); err != nil {
 					return err
 				}
 				f.Apps = append(f.Apps, a)
@@ -369,29 +369,9 @@ func finishFinding(f *Finding, vulnID string, appsRemIDs []string) {
 	}
 }
 
-func (d *findingsDecoder) app(a *App) error {
-	l := &d.lex
-	return l.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "product_name_normalized":
-			a.Product, err = l.str()
-		case "product_name_version":
-			a.ProductVersion, err = l.str()
-		case "vendor_normalized":
-			a.Vendor, err = l.str()
-		case "sub_status":
-			a.SubStatus, err = l.str()
-		case "patch_publication_date":
-			a.PatchPublished, err = l.str()
-		default:
-			return l.skip()
-		}
-		return err
-	})
-}
-
-func (d *findingsDecoder) extApp(a *App, remIDs *[]string, el **EvaluationLogic) error {
+// app decodes the finding's "app" object (remIDs and el nil) or one entry of
+// its "apps" array, which also carries remediation ids and evaluation logic.
+func (d *findingsDecoder) app(a *App, remIDs *[]string, el **EvaluationLogic) error {
 	l := &d.lex
 	return l.object(func(key []byte) error {
 		var err error
@@ -407,6 +387,9 @@ func (d *findingsDecoder) extApp(a *App, remIDs *[]string, el **EvaluationLogic)
 		case "patch_publication_date":
 			a.PatchPublished, err = l.str()
 		case "remediation":
+			if remIDs == nil {
+				return l.skip()
+			}
 			err = l.object(func(key []byte) error {
 				if string(key) != "ids" {
 					return l.skip()
@@ -416,6 +399,9 @@ func (d *findingsDecoder) extApp(a *App, remIDs *[]string, el **EvaluationLogic)
 				return err
 			})
 		case "evaluation_logic":
+			if el == nil {
+				return l.skip()
+			}
 			if l.null() {
 				return nil
 			}
