@@ -295,24 +295,36 @@ func getVulnerabilities(ctx context.Context, d *Deps, a getVulnsArgs) (*Result, 
 	for i := range fs {
 		byID[fs[i].ID] = &fs[i]
 	}
-	out := []findingOut{}
-	missing := []string{}
-	for _, id := range ids {
-		if f, ok := byID[id]; ok {
-			out = append(out, compactFinding(f, true))
-		} else {
-			missing = append(missing, clean(id, 256))
-		}
-	}
+	out, missing := inRequestOrder(ids, byID, 256, func(f *falcon.Finding) findingOut { return compactFinding(f, true) })
 	if len(out) == 0 {
 		return nil, notFound("id %q not found: no Spotlight finding has %s; finding ids come from falcon_search_vulnerabilities or risk_prioritize (top_finding)",
 			missing[0], plural(len(missing), "that id", "any of these ids"))
 	}
-	sum := fmt.Sprintf("Fetched %d of %d requested Spotlight findings.", len(out), len(ids))
-	if len(missing) > 0 {
-		sum += fmt.Sprintf(" %d id(s) were not found (listed in not_found).", len(missing))
-	}
+	sum := fmt.Sprintf("Fetched %d of %d requested Spotlight findings.", len(out), len(ids)) + notFoundNote(missing)
 	return &Result{Summary: sum, Data: map[string]any{"findings": out, "not_found": missing, "total": len(out)}}, nil
+}
+
+// inRequestOrder compacts the records of ids that got holds, in request
+// order, and lists the others (cut to idLen) as missing; both are non-nil
+// so that they encode as [].
+func inRequestOrder[R, O any](ids []string, got map[string]R, idLen int, compact func(R) O) (out []O, missing []string) {
+	out, missing = []O{}, []string{}
+	for _, id := range ids {
+		if r, ok := got[id]; ok {
+			out = append(out, compact(r))
+		} else {
+			missing = append(missing, clean(id, idLen))
+		}
+	}
+	return out, missing
+}
+
+// notFoundNote is the summary's mention of a partial fetch's missing ids.
+func notFoundNote(missing []string) string {
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %d id(s) were not found (listed in not_found).", len(missing))
 }
 
 // isNotFound reports a Falcon 404, which entity endpoints answer when none
@@ -404,10 +416,8 @@ func searchHosts(ctx context.Context, d *Deps, a searchHostsArgs) (*Result, erro
 	}
 	out := orderedHosts(ids, hs)
 	data := map[string]any{"filter": filter, "total": total, "returned": len(out), "hosts": out}
-	next := ""
-	if int64(cur.Off+len(ids)) < total && len(ids) > 0 && cur.Off+len(ids) < maxFalconOffset {
-		cur.Off += len(ids)
-		next = cur.encode()
+	next := cur.nextFalcon(len(ids), total)
+	if next != "" {
 		data["next"] = next
 	}
 	plats := map[string]int{}
@@ -416,6 +426,12 @@ func searchHosts(ctx context.Context, d *Deps, a searchHostsArgs) (*Result, erro
 	}
 	sum := fmt.Sprintf("Returned %d of %d hosts matching %q (%s).", len(out), total, clean(filterOr(filter, "every host"), 200), countsWords(plats))
 	return &Result{Summary: sum + moreHint(next), Data: data}, nil
+}
+
+// nextFalcon is the next cursor of an offset-paged Falcon search after n
+// ids of total: Falcon serves no offset past maxFalconOffset.
+func (c cursor) nextFalcon(n int, total int64) string {
+	return c.next(n, int(min(total, maxFalconOffset)))
 }
 
 func filterOr(f, none string) string {
@@ -602,10 +618,8 @@ func searchAlerts(ctx context.Context, d *Deps, a searchAlertsArgs) (*Result, er
 		}
 	}
 	data := map[string]any{"filter": filter, "total": total, "returned": len(out), "alerts": out}
-	next := ""
-	if int64(cur.Off+len(ids)) < total && len(ids) > 0 && cur.Off+len(ids) < maxFalconOffset {
-		cur.Off += len(ids)
-		next = cur.encode()
+	next := cur.nextFalcon(len(ids), total)
+	if next != "" {
 		data["next"] = next
 	}
 	sum := fmt.Sprintf("Returned %d of %d alerts matching %q (severity: %s).", len(out), total, clean(filterOr(filter, "every alert"), 200), countsWords(sev))
@@ -700,22 +714,11 @@ func getRemediations(ctx context.Context, d *Deps, a remediationsArgs) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	out := []remediation{}
-	missing := []string{}
-	for _, id := range ids {
-		if r, ok := got[id]; ok {
-			out = append(out, compactRemediation(&r))
-		} else {
-			missing = append(missing, clean(id, 128))
-		}
-	}
+	out, missing := inRequestOrder(ids, got, 128, func(r falcon.Remediation) remediation { return compactRemediation(&r) })
 	if len(out) == 0 {
 		return nil, notFound("id %q not found: no Spotlight remediation has %s; remediation ids come from a finding's remediation_ids",
 			missing[0], plural(len(missing), "that id", "any of these ids"))
 	}
-	sum := fmt.Sprintf("Fetched %d of %d remediations.", len(out), len(ids))
-	if len(missing) > 0 {
-		sum += fmt.Sprintf(" %d id(s) were not found (listed in not_found).", len(missing))
-	}
+	sum := fmt.Sprintf("Fetched %d of %d remediations.", len(out), len(ids)) + notFoundNote(missing)
 	return &Result{Summary: sum, Data: map[string]any{"remediations": out, "not_found": missing, "total": len(out)}}, nil
 }

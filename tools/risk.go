@@ -104,13 +104,23 @@ func snapCursor(tool, query, raw string, st *State) (cursor, error) {
 	return c, nil
 }
 
-// page returns the next cursor for a list of total items after [off, off+n).
+// next returns the cursor of the page after n items at c.Off of total
+// items, or "" after the last page.
 func (c cursor) next(n, total int) string {
 	if c.Off+n >= total || n == 0 {
 		return ""
 	}
 	c.Off += n
 	return c.encode()
+}
+
+// pageOf is items[off:off+limit], never nil: an empty page encodes as [].
+func pageOf[T any](items []T, off, limit int) []T {
+	end := min(off+limit, len(items))
+	if off >= end {
+		return []T{}
+	}
+	return items[off:end]
 }
 
 // ---- risk_prioritize ----
@@ -439,11 +449,7 @@ func threatActive(ctx context.Context, d *Deps, a threatArgs) (*Result, error) {
 			hostsTotal[h.AID] = true
 		}
 	}
-	end := min(cur.Off+a.Limit, len(threats))
-	page := []snapshot.ThreatCVE{}
-	if cur.Off < end {
-		page = threats[cur.Off:end]
-	}
+	page := pageOf(threats, cur.Off, a.Limit)
 	out := make([]threatOut, len(page))
 	for i, t := range page {
 		o := threatOut{CVE: clean(t.CVE, 64), Name: clean(t.Name, 160), Signals: t.Signals, ExploitStatus: t.ExploitStatus, BaseScore: t.BaseScore,
@@ -509,11 +515,7 @@ func exposureSummary(ctx context.Context, d *Deps, a exposureArgs) (*Result, err
 	if err != nil {
 		return nil, selectionErr(err)
 	}
-	end := min(cur.Off+a.Limit, len(ex.Groups))
-	groups := []snapshot.ExposureGroup{}
-	if cur.Off < end {
-		groups = slices.Clone(ex.Groups[cur.Off:end])
-	}
+	groups := slices.Clone(pageOf(ex.Groups, cur.Off, a.Limit)) // names are cleaned in place
 	for i := range groups {
 		groups[i].Name = clean(groups[i].Name, 80)
 	}

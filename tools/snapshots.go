@@ -224,13 +224,9 @@ func (st *State) explain(it plan.WorkItem) plan.WorkItem {
 
 // page returns items [off, off+n) of the selection's queue, explained.
 func (st *State) page(sel *snapshot.Selection, off, n int) []plan.WorkItem {
-	items := sel.Items()
-	if off >= len(items) || n <= 0 {
-		return []plan.WorkItem{}
-	}
-	end := min(off+n, len(items))
-	out := make([]plan.WorkItem, 0, end-off)
-	for _, it := range items[off:end] {
+	page := pageOf(sel.Items(), off, n)
+	out := make([]plan.WorkItem, 0, len(page))
+	for _, it := range page {
 		out = append(out, st.explain(it))
 	}
 	return out
