@@ -240,10 +240,7 @@ func (p *Policy) Validate() error {
 		bad("policy.version: %d is not supported (want 1)", p.Version)
 	}
 	l := p.Likelihood
-	for _, kv := range []struct {
-		k string
-		v float64
-	}{
+	for _, kv := range []setting[float64]{
 		{"likelihood.kev", l.KEV}, {"likelihood.kev_ransomware", l.KEVRansomware},
 		{"likelihood.alert_cve", l.AlertCVE}, {"likelihood.alert_product", l.AlertProduct},
 		{"likelihood.exploit_status.actively_used", l.ExploitStatus.ActivelyUsed},
@@ -273,24 +270,18 @@ func (p *Policy) Validate() error {
 		unit(kv.k, kv.v)
 	}
 	t := p.Tiers
-	for _, tr := range []struct {
-		k string
-		v float64
-	}{{"p1", t.P1.MinScore}, {"p2", t.P2.MinScore}, {"p3", t.P3.MinScore}} {
-		if !(tr.v >= 0 && tr.v <= 100) {
-			bad("policy.tiers.%s.min_score: %g is out of range 0–100", tr.k, tr.v)
+	mins := []setting[float64]{{"p1", t.P1.MinScore}, {"p2", t.P2.MinScore}, {"p3", t.P3.MinScore}}
+	for _, m := range mins {
+		if !(m.v >= 0 && m.v <= 100) {
+			bad("policy.tiers.%s.min_score: %g is out of range 0–100", m.k, m.v)
 		}
 	}
-	if !(t.P2.MinScore < t.P1.MinScore) {
-		bad("policy.tiers.p2.min_score: %g must be below policy.tiers.p1.min_score (%g): thresholds descend from p1 to p3", t.P2.MinScore, t.P1.MinScore)
+	for i := 1; i < len(mins); i++ {
+		if !(mins[i].v < mins[i-1].v) {
+			bad("policy.tiers.%s.min_score: %g must be below policy.tiers.%s.min_score (%g): thresholds descend from p1 to p3", mins[i].k, mins[i].v, mins[i-1].k, mins[i-1].v)
+		}
 	}
-	if !(t.P3.MinScore < t.P2.MinScore) {
-		bad("policy.tiers.p3.min_score: %g must be below policy.tiers.p2.min_score (%g): thresholds descend from p1 to p3", t.P3.MinScore, t.P2.MinScore)
-	}
-	slas := []struct {
-		k string
-		v int
-	}{{"p1", t.P1.SLADays}, {"p2", t.P2.SLADays}, {"p3", t.P3.SLADays}, {"p4", t.P4.SLADays}}
+	slas := []setting[int]{{"p1", t.P1.SLADays}, {"p2", t.P2.SLADays}, {"p3", t.P3.SLADays}, {"p4", t.P4.SLADays}}
 	for i, s := range slas {
 		if s.v < 1 || s.v > 3650 {
 			bad("policy.tiers.%s.sla_days: %d is out of range 1–3650", s.k, s.v)
@@ -298,7 +289,7 @@ func (p *Policy) Validate() error {
 			bad("policy.tiers.%s.sla_days: %d is shorter than policy.tiers.%s.sla_days (%d): SLAs must not shrink from p1 to p4", s.k, s.v, slas[i-1].k, slas[i-1].v)
 		}
 	}
-	for _, e := range []struct{ k, v string }{
+	for _, e := range []setting[string]{
 		{"active_detection", p.Escalation.ActiveDetection},
 		{"kev_internet_exposed", p.Escalation.KEVInternetExposed},
 		{"exploited_critical_asset", p.Escalation.ExploitedCriticalAsset},
@@ -310,10 +301,7 @@ func (p *Policy) Validate() error {
 			bad("policy.escalation.%s: %q is not one of P1, P2, P3, P4, none", e.k, e.v)
 		}
 	}
-	for _, d := range []struct {
-		k string
-		v int
-	}{{"compensating_control_floor", p.Demotion.CompensatingControlFloor}, {"stale_host", p.Demotion.StaleHost}} {
+	for _, d := range []setting[int]{{"compensating_control_floor", p.Demotion.CompensatingControlFloor}, {"stale_host", p.Demotion.StaleHost}} {
 		if d.v < 0 || d.v > 3 {
 			bad("policy.demotion.%s: %d is out of range 0–3 (tiers to lower; 0 disables)", d.k, d.v)
 		}
@@ -326,6 +314,12 @@ func (p *Policy) Validate() error {
 		bad("policy.confidence.labels.medium: %g must be below policy.confidence.labels.high (%g)", c.Labels.Medium, c.Labels.High)
 	}
 	return errors.Join(errs...)
+}
+
+// setting is one policy value with its key, for the validation tables.
+type setting[T any] struct {
+	k string
+	v T
 }
 
 // parseTierSetting reads an escalation value: a tier, or "" when disabled.
