@@ -526,6 +526,16 @@ func (p *valProblems) oneOf(path, v string, allowed []string, emptyOK bool) {
 	p.add("%s: %q is not one of %s", path, v, strings.Join(allowed, ", "))
 }
 
+// unique records that item i of list (its field at path) has id, or
+// reports the earlier item it duplicates.
+func (p *valProblems) unique(seen map[string]int, path, list string, i int, id string) {
+	if j, dup := seen[id]; dup {
+		p.add("%s: %q duplicates %s[%d]", path, id, list, j)
+		return
+	}
+	seen[id] = i
+}
+
 // timeOrder reports a problem when a later timestamp precedes an earlier
 // one; zero timestamps are skipped.
 func (p *valProblems) timeOrder(earlierPath string, earlier time.Time, laterPath string, later time.Time) {
@@ -567,10 +577,8 @@ func (t *Tenant) Validate() error {
 		path := fmt.Sprintf("clients[%d]", i)
 		if c.ClientID == "" {
 			p.add("%s.client_id: required", path)
-		} else if j, dup := clientIDs[c.ClientID]; dup {
-			p.add("%s.client_id: %q duplicates clients[%d]", path, c.ClientID, j)
 		} else {
-			clientIDs[c.ClientID] = i
+			p.unique(clientIDs, path+".client_id", "clients", i, c.ClientID)
 		}
 		if c.ClientSecret == "" { // never echo the secret itself
 			p.add("%s.client_secret: required", path)
@@ -592,11 +600,7 @@ func (t *Tenant) Validate() error {
 		case !tenantIDPattern.MatchString(h.AID):
 			p.add("%s.aid: %q may contain only letters, digits and '-'", path, h.AID)
 		default:
-			if j, dup := hosts[h.AID]; dup {
-				p.add("%s.aid: %q duplicates hosts[%d]", path, h.AID, j)
-			} else {
-				hosts[h.AID] = i
-			}
+			p.unique(hosts, path+".aid", "hosts", i, h.AID)
 		}
 		if h.Hostname == "" {
 			p.add("%s.hostname: required", path)
@@ -617,10 +621,8 @@ func (t *Tenant) Validate() error {
 		path := fmt.Sprintf("cves[%d]", i)
 		if !cvedata.ValidCVEID(c.ID) {
 			p.add("%s.id: %q is not a CVE id (CVE-YYYY-NNNN)", path, c.ID)
-		} else if j, dup := cves[c.ID]; dup {
-			p.add("%s.id: %q duplicates cves[%d]", path, c.ID, j)
 		} else {
-			cves[c.ID] = i
+			p.unique(cves, path+".id", "cves", i, c.ID)
 		}
 		if c.BaseScore < 0 || c.BaseScore > 10 {
 			p.add("%s.base_score: %v is outside 0..10", path, c.BaseScore)
@@ -649,10 +651,8 @@ func (t *Tenant) Validate() error {
 		path := fmt.Sprintf("remediations[%d]", i)
 		if r.ID == "" {
 			p.add("%s.id: required", path)
-		} else if j, dup := rems[r.ID]; dup {
-			p.add("%s.id: %q duplicates remediations[%d]", path, r.ID, j)
 		} else {
-			rems[r.ID] = i
+			p.unique(rems, path+".id", "remediations", i, r.ID)
 		}
 		if r.Title == "" {
 			p.add("%s.title: required", path)
@@ -760,10 +760,8 @@ func (t *Tenant) Validate() error {
 		path := fmt.Sprintf("intel[%d]", i)
 		if !cvedata.ValidCVEID(v.CVE) {
 			p.add("%s.cve: %q is not a CVE id (CVE-YYYY-NNNN)", path, v.CVE)
-		} else if j, dup := intel[v.CVE]; dup {
-			p.add("%s.cve: %q duplicates intel[%d]", path, v.CVE, j)
 		} else {
-			intel[v.CVE] = i
+			p.unique(intel, path+".cve", "intel", i, v.CVE)
 		}
 		for j, a := range v.Actors {
 			if a.ID == "" || a.Name == "" {
