@@ -185,24 +185,18 @@ func redacted(secret string) string {
 	return "[REDACTED]"
 }
 
-func (c Config) maxRetries() int {
-	switch {
-	case c.MaxRetries < 0:
-		return 0
-	case c.MaxRetries == 0:
-		return defaultMaxRetries
-	}
-	return c.MaxRetries
-}
+func (c Config) maxRetries() int  { return retryCount(c.MaxRetries, defaultMaxRetries) }
+func (c Config) pageRetries() int { return retryCount(c.PageRetries, defaultPageRetries) }
 
-func (c Config) pageRetries() int {
+// retryCount reads a retry setting: negative means none, 0 the default.
+func retryCount(n, def int) int {
 	switch {
-	case c.PageRetries < 0:
+	case n < 0:
 		return 0
-	case c.PageRetries == 0:
-		return defaultPageRetries
+	case n == 0:
+		return def
 	}
-	return c.PageRetries
+	return n
 }
 
 func orDefault(d, def time.Duration) time.Duration {
