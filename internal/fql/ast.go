@@ -169,29 +169,27 @@ func (n *OrNode) render(b *strings.Builder) {
 // isEmptyGroup reports whether n adds no constraint: a group (at any depth)
 // with no comparisons.
 func isEmptyGroup(n Node) bool {
+	var kids []Node
 	switch n := n.(type) {
 	case *AndNode:
 		if n == nil {
 			return true
 		}
-		for _, k := range n.Children {
-			if k != nil && !isEmptyGroup(k) {
-				return false
-			}
-		}
-		return true
+		kids = n.Children
 	case *OrNode:
 		if n == nil {
 			return true
 		}
-		for _, k := range n.Children {
-			if k != nil && !isEmptyGroup(k) {
-				return false
-			}
-		}
-		return true
+		kids = n.Children
+	default:
+		return false
 	}
-	return false
+	for _, k := range kids {
+		if k != nil && !isEmptyGroup(k) {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Comparison) render(b *strings.Builder) {
