@@ -244,9 +244,9 @@ func (r *record) Lookup(field int, dst []fql.Value) []fql.Value {
 	case qfOverdue:
 		return appendBool(dst, c.overdue)
 	case qfBU:
-		return appendStr(dst, h.bu)
+		return appendStr(dst, h.ref.BusinessUnit)
 	case qfTeam:
-		return appendStr(dst, h.team)
+		return appendStr(dst, h.ref.Team)
 	case qfKEV:
 		return appendBool(dst, cv.kev != nil)
 	case qfRansomware:
@@ -439,7 +439,7 @@ func (sel *Selection) Breakdown(maxBU int) Breakdown {
 		if !seenHost[hi] {
 			continue
 		}
-		name := s.hosts[hi].bu
+		name := s.hosts[hi].ref.BusinessUnit
 		if name == "" {
 			name = "(none)"
 		}
@@ -588,7 +588,7 @@ func (sel *Selection) ThreatActive(signal string) ([]ThreatCVE, error) {
 		t.Hosts = append(t.Hosts, ExposedHost{
 			AID: h.aid, Hostname: h.facet.Hostname, Platform: h.facet.Platform,
 			AssetCriticality: h.facet.AssetCriticality, InternetExposure: h.facet.InternetExposure,
-			BusinessUnit: h.bu, FindingID: c.id, Tier: tier, Score: c.score, Due: time.Unix(c.due, 0).UTC(), Alerted: c.alerts,
+			BusinessUnit: h.ref.BusinessUnit, FindingID: c.id, Tier: tier, Score: c.score, Due: time.Unix(c.due, 0).UTC(), Alerted: c.alerts,
 		})
 	}
 	out := make([]ThreatCVE, 0, len(order))
@@ -793,9 +793,9 @@ func (sel *Selection) dimension(dim string, c *compact) string {
 	var v string
 	switch dim {
 	case "business_unit":
-		v = h.bu
+		v = h.ref.BusinessUnit
 	case "team":
-		v = h.team
+		v = h.ref.Team
 	case "platform":
 		v = h.facet.Platform
 	case "tier":

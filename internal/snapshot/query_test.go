@@ -63,12 +63,12 @@ func TestSelectMatchesBruteForce(t *testing.T) {
 	}
 	// business_unit from the first host that has one.
 	for _, h := range s.hosts {
-		if h.bu != "" {
-			bu := h.bu
+		if h.ref.BusinessUnit != "" {
+			bu := h.ref.BusinessUnit
 			tests = append(tests, struct {
 				filter string
 				keep   func(i int) bool
-			}{"business_unit:'" + bu + "'", func(i int) bool { return s.hosts[s.findings[i].host].bu == bu }})
+			}{"business_unit:'" + bu + "'", func(i int) bool { return s.hosts[s.findings[i].host].ref.BusinessUnit == bu }})
 			break
 		}
 	}

@@ -123,8 +123,6 @@ type hostEntry struct {
 	facet  falcon.HostFacet
 	detail *falcon.Host
 	ref    plan.HostRef // derived once in Finish (business unit, team)
-	bu     string       // = ref.BusinessUnit
-	team   string       // = ref.Team
 }
 
 type cveEntry struct {
@@ -382,7 +380,6 @@ func (b *Builder) Finish(ctx context.Context, src Source) (*Snapshot, error) {
 	for i := range s.hosts {
 		h := &s.hosts[i]
 		h.ref = plan.HostRefFrom(h.facet, h.aid)
-		h.bu, h.team = h.ref.BusinessUnit, h.ref.Team
 	}
 	if src != nil {
 		if err := s.timed("falcon context (alerts, hosts, intel)", func() error { return s.fetchContext(ctx, src) }); err != nil {
